@@ -1,0 +1,66 @@
+"""Application factory."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from flask import Flask
+
+from app.config import Config, load_config
+from app.extensions import csrf, db, login_manager, migrate, redis_store
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def create_app(config: Config | str | None = None, **overrides) -> Flask:
+    """Build the portal. `config` is a Config, a config name, or None for PORTAL_ENV."""
+    if not isinstance(config, Config):
+        config = load_config(config)
+    app = Flask(
+        __name__,
+        static_folder=os.path.join(ROOT, "static"),
+        template_folder=os.path.join(ROOT, "templates"),
+        instance_path=os.environ.get("PORTAL_INSTANCE_PATH") or os.path.join(ROOT, "instance"),
+    )
+    app.config.from_mapping(config.as_dict())
+    app.config["PORTAL_ENV"] = config.name
+    app.config.update(overrides)
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(
+            app.instance_path, "portal.db"
+        )
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:"):
+        os.makedirs(app.instance_path, exist_ok=True)
+    logging.basicConfig(level=app.config["LOG_LEVEL"])
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    redis_store.init_app(app)
+
+    from app import db_setup, errors, security
+
+    db_setup.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+
+    from app.auth import bp as auth_bp
+    from app.portal import bp as portal_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(portal_bp)
+
+    from app.api import bp as api_bp
+
+    app.register_blueprint(api_bp)
+
+    from app.admin import init_admin
+
+    init_admin(app)
+
+    from app.cli import init_app as init_cli
+
+    init_cli(app)
+    return app

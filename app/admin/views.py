@@ -1,0 +1,296 @@
+"""The Flask-Admin views of the Portal's tenancy objects."""
+
+from __future__ import annotations
+
+from flask import flash
+from flask_admin.contrib.sqla.fields import QuerySelectField
+from flask_admin.form import SecureForm
+from wtforms import BooleanField, EmailField, PasswordField, SelectMultipleField, StringField
+from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
+
+from app.admin.base import TenantModelView, changes_of, scope_org_id, scoped_query
+from app.extensions import db
+from app.models import Membership, Organization, Role
+from app.permissions import ALL_PERMISSIONS, PERMISSIONS
+from app.services import audit
+from app.services.auth import end_all_sessions
+from app.services.organizations import create_builtin_roles, slugify
+from app.services.passwords import password_problem
+from app.services.users import UserError, create_user, find_user_by_email, set_password
+
+
+def _role_label(role: Role) -> str:
+    # Platform admins pick among every organization's roles: say whose.
+    return role.name if scope_org_id() is not None else f"{role.organization.name} / {role.name}"
+
+
+class OrganizationView(TenantModelView):
+    platform_only = True
+    tenant_owned = False
+    can_delete = False
+    column_list = ("name", "slug", "created_at")
+    column_searchable_list = ("name", "slug")
+    form_columns = ("name", "slug")
+    form_args = {"slug": {"validators": [Optional(), Length(max=64)]}}
+
+    def on_model_change(self, form, model, is_created):
+        if not model.slug:
+            model.slug = slugify(model.name)
+        changes = changes_of(model)
+        if is_created:
+            create_builtin_roles(model)
+        db.session.flush()
+        audit.record(
+            "organization.created" if is_created else "organization.updated",
+            organization_id=model.id,
+            target=model,
+            details={"changes": changes, "via": "admin"},
+        )
+
+
+class ProductView(TenantModelView):
+    column_list = ("organization", "name", "created_at")
+    column_searchable_list = ("name",)
+    form_columns = ("organization", "name")
+    form_args = {"name": {"validators": [DataRequired(), Length(max=120)]}}
+
+
+class ReportingGroupView(TenantModelView):
+    column_list = ("organization", "product", "name", "created_at")
+    column_searchable_list = ("name",)
+    form_columns = ("product", "name")
+    form_args = {
+        "product": {"validators": [DataRequired()]},
+        "name": {"validators": [DataRequired(), Length(max=120)]},
+    }
+    audit_entity = "reporting_group"
+
+    def organization_of(self, model) -> int:
+        # The (scoped) product decides; a composite foreign key enforces it too.
+        return model.product.organization_id
+
+
+class RoleForm(SecureForm):
+    organization = QuerySelectField(
+        "Organization",
+        query_factory=lambda: scoped_query(Organization),
+        validators=[DataRequired()],
+    )
+    name = StringField("Name", validators=[DataRequired(), Length(max=80)])
+    permission_set = SelectMultipleField(
+        "Permissions", choices=sorted(PERMISSIONS.items()), validate_choice=True
+    )
+
+
+class RoleView(TenantModelView):
+    required_permission = "roles.manage"
+    column_list = ("organization", "name", "builtin_key", "permissions")
+    column_labels = {"builtin_key": "Built-in"}
+    column_searchable_list = ("name",)
+    column_formatters = {
+        "permissions": lambda v, c, m, n: ", ".join(sorted(m.permissions)),
+    }
+    column_export_list = ("name", "builtin_key", "permissions")
+    column_formatters_export = column_formatters
+
+    def get_create_form(self):
+        return RoleForm
+
+    def get_edit_form(self):
+        return RoleForm
+
+    def on_form_prefill(self, form, id):
+        form.permission_set.data = sorted(self.get_one(id).permissions)
+
+    def on_model_change(self, form, model, is_created):
+        wanted = set(form.permission_set.data or [])
+        if model.builtin_key == "org_admin" and wanted != ALL_PERMISSIONS:
+            raise ValidationError("The Organization Admin role keeps every permission.")
+        before = sorted(model.permissions) if not is_created else []
+        model.set_permissions(wanted)
+        model.organization_id = self.organization_of(model)
+        changes = changes_of(model)
+        if before != sorted(wanted):
+            changes["permissions"] = {"before": before, "after": sorted(wanted)}
+        db.session.flush()
+        audit.record(
+            "role.created" if is_created else "role.updated",
+            organization_id=model.organization_id,
+            target=model,
+            details={"changes": changes, "via": "admin"},
+        )
+
+    def on_model_delete(self, model):
+        if model.is_builtin:
+            raise ValidationError(f"{model.name} is a built-in role and cannot be deleted.")
+        in_use = db.session.query(Membership).filter(Membership.role_id == model.id).count()
+        if in_use:
+            raise ValidationError(
+                f"{model.name} is held by {in_use} user(s); give them another role first."
+            )
+        super().on_model_delete(model)
+
+
+class MembershipCreateForm(SecureForm):
+    email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=254)])
+    name = StringField("Name", validators=[Optional(), Length(max=120)])
+    password = PasswordField(
+        "Initial password (new users only)", validators=[Optional(), Length(max=1024)]
+    )
+    role = QuerySelectField(
+        "Role",
+        query_factory=lambda: scoped_query(Role),
+        get_label=_role_label,
+        validators=[DataRequired()],
+    )
+
+
+class MembershipEditForm(SecureForm):
+    role = QuerySelectField(
+        "Role",
+        query_factory=lambda: scoped_query(Role),
+        get_label=_role_label,
+        validators=[DataRequired()],
+    )
+
+
+class MembershipView(TenantModelView):
+    """Users of an organization, each with their role there."""
+
+    required_permission = "users.manage"
+    name = "Users"
+    column_list = ("user.email", "user.name", "role", "organization", "created_at")
+    column_labels = {"user.email": "E-mail", "user.name": "Name"}
+    column_searchable_list = ("user.email", "user.name")
+    column_sortable_list = (("user.email", "user.email"), "created_at")
+
+    def get_create_form(self):
+        return MembershipCreateForm
+
+    def get_edit_form(self):
+        return MembershipEditForm
+
+    def create_model(self, form):
+        role: Role = form.role.data
+        try:
+            user = find_user_by_email(form.email.data)
+            if user is None:
+                if not form.password.data:
+                    raise UserError("A new user needs an initial password.")
+                user = create_user(form.email.data, form.password.data, name=form.name.data or "")
+            elif any(m.organization_id == role.organization_id for m in user.memberships):
+                raise UserError(f"{user.email} is already a member of this organization.")
+            membership = Membership(user=user, organization_id=role.organization_id, role=role)
+            db.session.add(membership)
+            db.session.flush()
+            audit.record(
+                "membership.created",
+                organization_id=membership.organization_id,
+                target=membership,
+                details={"user": user.email, "role": role.name, "via": "admin"},
+            )
+            db.session.commit()
+        except UserError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return False
+        return membership
+
+    def update_model(self, form, model):
+        before = model.role.name
+        model.role = form.role.data
+        if model.role.organization_id != model.organization_id:
+            flash("That role belongs to another organization.", "error")
+            db.session.rollback()
+            return False
+        audit.record(
+            "membership.updated",
+            organization_id=model.organization_id,
+            target=model,
+            details={
+                "user": model.user.email,
+                "changes": {"role": {"before": before, "after": model.role.name}},
+                "via": "admin",
+            },
+        )
+        db.session.commit()
+        return True
+
+    def on_model_delete(self, model):
+        audit.record(
+            "membership.deleted",
+            organization_id=model.organization_id,
+            target=model,
+            details={"user": model.user.email, "role": model.role.name, "via": "admin"},
+        )
+
+
+class UserForm(SecureForm):
+    email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=254)])
+    name = StringField("Name", validators=[Optional(), Length(max=120)])
+    is_platform_admin = BooleanField("Platform admin")
+    active = BooleanField("Active", default=True)
+    new_password = PasswordField("New password", validators=[Optional(), Length(max=1024)])
+
+    def validate_new_password(self, field):
+        if field.data and (problem := password_problem(field.data)):
+            raise ValidationError(problem)
+
+
+class UserView(TenantModelView):
+    """Every user account (platform admins only)."""
+
+    platform_only = True
+    tenant_owned = False
+    can_delete = False
+    column_list = ("email", "name", "is_platform_admin", "active", "last_login_at")
+    column_searchable_list = ("email", "name")
+    form = UserForm
+    column_export_exclude_list = ("password_hash",)
+    column_details_exclude_list = ("password_hash",)
+
+    def create_model(self, form):
+        try:
+            user = create_user(
+                form.email.data,
+                form.new_password.data or None,
+                name=form.name.data or "",
+                platform_admin=form.is_platform_admin.data,
+            )
+            user.active = form.active.data
+            audit.record(
+                "user.created",
+                organization_id=None,
+                target=user,
+                details={"email": user.email, "via": "admin"},
+            )
+            db.session.commit()
+        except UserError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return False
+        return user
+
+    def update_model(self, form, model):
+        model.name = form.name.data or ""
+        model.is_platform_admin = form.is_platform_admin.data
+        model.active = form.active.data
+        try:
+            if form.new_password.data:
+                set_password(model, form.new_password.data)
+        except UserError as exc:
+            flash(str(exc), "error")
+            return False
+        changes = changes_of(model)
+        if form.new_password.data:
+            changes["password"] = "reset"  # noqa: S105 (a marker, never the password)
+        if ("active" in changes and not model.active) or form.new_password.data:
+            end_all_sessions(model.id)
+        audit.record(
+            "user.updated",
+            organization_id=None,
+            target=model,
+            details={"changes": changes, "via": "admin"},
+        )
+        db.session.commit()
+        return True

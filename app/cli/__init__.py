@@ -1,0 +1,87 @@
+"""`flask` commands: seed-demo, create-admin, audit verify."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from app.extensions import db
+from app.services import audit
+from app.services.demo import generate_password, seed_demo
+from app.services.users import UserError, create_user, find_user_by_email, set_password
+
+audit_cli = AppGroup("audit", help="Audit log commands.")
+
+
+@click.command("seed-demo")
+def seed_demo_command():
+    """Seed the demo organization (prints the generated passwords once)."""
+    rows = seed_demo()
+    if rows is None:
+        click.echo("The demo is already seeded (its passwords were printed when it was).")
+        return
+    click.echo("Demo users (passwords are shown only now; only their hashes are stored):")
+    width = max(len(r[1]) for r in rows)
+    for role, email, secret in rows:
+        click.echo(f"  {role:<20} {email:<{width}}  {secret}")
+
+
+@click.command("create-admin")
+@click.argument("email")
+@click.option("--name", default="", help="Display name.")
+@click.option("--generate", is_flag=True, help="Generate a password and print it once.")
+def create_admin_command(email: str, name: str, generate: bool):
+    """Create a platform admin, or make an existing user one (password from a prompt)."""
+    if generate:
+        secret = generate_password(20)
+    elif sys.stdin.isatty():
+        secret = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat: ") != secret:
+            raise click.ClickException("the passwords differ")
+    else:
+        secret = sys.stdin.readline().rstrip("\n")
+    try:
+        user = find_user_by_email(email)
+        if user is None:
+            user = create_user(email, secret, name=name, platform_admin=True)
+            action = "created"
+        else:
+            user.is_platform_admin = True
+            set_password(user, secret)
+            action = "promoted"
+        audit.record(
+            "user.platform_admin_" + action,
+            organization_id=None,
+            target=user,
+            actor_label="cli",
+            details={"email": user.email, "via": "cli"},
+        )
+        db.session.commit()
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Platform admin {user.email} {action}.")
+    if generate:
+        click.echo(f"Password (shown once): {secret}")
+
+
+@audit_cli.command("verify")
+def audit_verify_command():
+    """Recompute every audit chain; exit 1 if any event was modified or deleted."""
+    reports = audit.verify_all()
+    bad = [r for r in reports if not r.ok]
+    for r in reports:
+        click.echo(f"{r.chain}: {r.events} event(s) {'OK' if r.ok else 'TAMPERED'}")
+        for problem in r.problems:
+            click.echo(f"  - {problem}")
+    if bad:
+        raise click.ClickException(f"{len(bad)} chain(s) failed verification")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(seed_demo_command)
+    app.cli.add_command(create_admin_command)
+    app.cli.add_command(audit_cli)

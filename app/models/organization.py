@@ -1,0 +1,79 @@
+"""Tenancy: organizations, their products and reporting groups."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, ForeignKeyConstraint, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.models.base import Base, utcnow
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    products: Mapped[list[Product]] = relationship(
+        back_populates="organization", order_by="Product.name"
+    )
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Product(Base):
+    __tablename__ = "products"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "name"),
+        # Target of composite foreign keys that keep children in the same tenant.
+        UniqueConstraint("id", "organization_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    organization: Mapped[Organization] = relationship(back_populates="products")
+    reporting_groups: Mapped[list[ReportingGroup]] = relationship(
+        back_populates="product", order_by="ReportingGroup.name", overlaps="organization"
+    )
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ReportingGroup(Base):
+    __tablename__ = "reporting_groups"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "name"),
+        UniqueConstraint("id", "organization_id"),
+        ForeignKeyConstraint(
+            ["product_id", "organization_id"],
+            ["products.id", "products.organization_id"],
+            ondelete="CASCADE",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    product_id: Mapped[int] = mapped_column(index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    organization: Mapped[Organization] = relationship(overlaps="product,reporting_groups")
+    product: Mapped[Product] = relationship(
+        back_populates="reporting_groups", overlaps="organization"
+    )
+
+    def __str__(self) -> str:
+        return self.name

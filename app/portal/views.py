@@ -1,0 +1,66 @@
+"""The signed-in home, organization switcher and profile."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required
+
+from app.extensions import db
+from app.portal import bp
+from app.portal.forms import ChangePasswordForm, SwitchOrgForm
+from app.security import SESSION_TOKEN_KEY
+from app.services import audit
+from app.services.auth import end_all_sessions, start_session
+from app.services.passwords import verify_password
+from app.services.users import UserError, set_password
+from app.tenancy import current_membership, switch_org
+
+
+@bp.route("/")
+@login_required
+def home():
+    return render_template("portal/home.html", membership=current_membership)
+
+
+@bp.route("/switch-org", methods=["POST"])
+@login_required
+def switch_organization():
+    form = SwitchOrgForm()
+    if not form.validate_on_submit() or not switch_org(form.org_id.data):
+        abort(404)
+    return redirect(url_for("portal.home"))
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@login_required
+def profile():
+    form = ChangePasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        if not verify_password(current_user.password_hash, form.current_password.data):
+            form.current_password.errors.append("That is not your current password.")
+            status = 400
+        else:
+            try:
+                set_password(current_user, form.new_password.data)
+            except UserError as exc:
+                form.new_password.errors.append(str(exc))
+                status = 400
+            else:
+                # A new password ends every other session of this user.
+                end_all_sessions(current_user.id)
+                session[SESSION_TOKEN_KEY] = start_session(
+                    current_user, request.remote_addr or "", request.headers.get("User-Agent", "")
+                )
+                for m in current_user.memberships or [None]:
+                    audit.record(
+                        "user.password_changed",
+                        organization_id=m.organization_id if m else None,
+                        target=current_user._get_current_object(),
+                    )
+                db.session.commit()
+                flash("Password changed. Your other sessions were signed out.", "success")
+                return redirect(url_for("portal.profile"))
+    elif request.method == "POST":
+        status = 400
+    return render_template("portal/profile.html", form=form), status

@@ -1,0 +1,1 @@
+"""Business rules as plain functions over models, shared by views, API, CLI and jobs."""

@@ -1,0 +1,172 @@
+"""The audit log: `record(...)` appends a hash-chained event; `verify_chain` checks a chain.
+
+Events join the caller's transaction, so a change and its audit event commit together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import has_request_context, request
+from flask_login import current_user
+from sqlalchemy import event, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.extensions import db
+from app.models import AuditChainHead, AuditEvent, utcnow
+from app.models.audit import chain_for
+
+GENESIS_HASH = "0" * 64
+
+
+class AuditLogImmutable(RuntimeError):
+    """Raised when code tries to change or delete a recorded audit event."""
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_audit_changes(session, flush_context, instances):
+    for obj in (*session.dirty, *session.deleted):
+        if isinstance(obj, AuditEvent) and (obj in session.deleted or session.is_modified(obj)):
+            raise AuditLogImmutable("audit events are append-only")
+
+
+def _canonical(ev: AuditEvent) -> bytes:
+    body = {
+        "chain": ev.chain,
+        "seq": ev.seq,
+        "occurred_at": ev.occurred_at.isoformat(timespec="microseconds"),
+        "organization_id": ev.organization_id,
+        "actor_user_id": ev.actor_user_id,
+        "actor": ev.actor,
+        "action": ev.action,
+        "target_type": ev.target_type,
+        "target_id": ev.target_id,
+        "details": ev.details,
+        "ip": ev.ip,
+        "prev_hash": ev.prev_hash,
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def compute_hash(ev: AuditEvent) -> str:
+    return hashlib.sha256(_canonical(ev)).hexdigest()
+
+
+def _lock_head(chain: str, organization_id: int | None) -> AuditChainHead:
+    stmt = select(AuditChainHead).where(AuditChainHead.chain == chain).with_for_update()
+    head = db.session.execute(stmt).scalar_one_or_none()
+    if head is not None:
+        return head
+    try:
+        with db.session.begin_nested():
+            db.session.add(
+                AuditChainHead(
+                    chain=chain,
+                    organization_id=organization_id,
+                    last_seq=0,
+                    last_hash=GENESIS_HASH,
+                )
+            )
+    except IntegrityError:
+        pass  # another transaction created it first
+    return db.session.execute(stmt).scalar_one()
+
+
+def _target(target: Any) -> tuple[str, str]:
+    if target is None:
+        return "", ""
+    if isinstance(target, tuple):
+        return str(target[0]), str(target[1])
+    return type(target).__name__, str(getattr(target, "id", ""))
+
+
+def record(
+    action: str,
+    *,
+    organization_id: int | None,
+    target: Any = None,
+    details: dict[str, Any] | None = None,
+    actor: Any = None,
+    actor_label: str | None = None,
+    ip: str | None = None,
+) -> AuditEvent:
+    """Append an event to the organization's chain (or the platform chain) in the current
+    transaction. `actor` defaults to the signed-in user; `target` is a model or a
+    (type, id) pair; `details` must never hold a secret."""
+    if actor is None and has_request_context() and current_user.is_authenticated:
+        actor = current_user._get_current_object()
+    if ip is None and has_request_context():
+        ip = request.remote_addr or ""
+    target_type, target_id = _target(target)
+    chain = chain_for(organization_id)
+    head = _lock_head(chain, organization_id)
+    ev = AuditEvent(
+        organization_id=organization_id,
+        chain=chain,
+        seq=head.last_seq + 1,
+        occurred_at=utcnow(),
+        actor_user_id=getattr(actor, "id", None),
+        actor=actor_label if actor_label is not None else (getattr(actor, "email", "") or ""),
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        # Round-trip through JSON so what we hash is exactly what the database returns.
+        details=json.loads(json.dumps(details or {}, default=str, sort_keys=True)),
+        ip=ip or "",
+        prev_hash=head.last_hash,
+    )
+    ev.hash = compute_hash(ev)
+    head.last_seq = ev.seq
+    head.last_hash = ev.hash
+    db.session.add(ev)
+    return ev
+
+
+@dataclass
+class ChainReport:
+    chain: str
+    events: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_chain(chain: str) -> ChainReport:
+    """Recompute every hash of `chain`; report modified, inserted or deleted events."""
+    report = ChainReport(chain)
+    head = db.session.get(AuditChainHead, chain)
+    prev_hash, expected_seq = GENESIS_HASH, 1
+    rows = db.session.execute(
+        select(AuditEvent).where(AuditEvent.chain == chain).order_by(AuditEvent.seq)
+    ).scalars()
+    for ev in rows:
+        report.events += 1
+        if ev.seq != expected_seq:
+            report.problems.append(
+                f"event #{expected_seq}..#{ev.seq - 1} missing (deleted?) before event id {ev.id}"
+            )
+        if ev.prev_hash != prev_hash:
+            report.problems.append(f"event #{ev.seq} (id {ev.id}) does not link to its predecessor")
+        if compute_hash(ev) != ev.hash:
+            report.problems.append(f"event #{ev.seq} (id {ev.id}) was modified")
+        prev_hash, expected_seq = ev.hash, ev.seq + 1
+    if head is None:
+        if report.events:
+            report.problems.append("chain head is missing")
+    elif head.last_seq != expected_seq - 1 or head.last_hash != prev_hash:
+        report.problems.append(
+            f"newest event(s) missing: head says #{head.last_seq}, log ends at #{expected_seq - 1}"
+        )
+    return report
+
+
+def verify_all() -> list[ChainReport]:
+    chains = set(db.session.execute(select(AuditChainHead.chain)).scalars())
+    chains |= set(db.session.execute(select(AuditEvent.chain).distinct()).scalars())
+    return [verify_chain(c) for c in sorted(chains)]

@@ -1,0 +1,69 @@
+"""The demo organization that `make run` seeds on an empty database."""
+
+from __future__ import annotations
+
+import secrets
+import string
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Organization
+from app.permissions import BUILTIN_ROLES
+from app.services.organizations import (
+    builtin_role,
+    create_organization,
+    create_product,
+    create_reporting_group,
+)
+from app.services.users import add_membership, create_user
+
+DEMO_ORG = "Acme"
+DEMO_PRODUCT = "Workspaces"
+DEMO_GROUPS = ("Head office", "Kiosks", "Servers")
+PLATFORM_ADMIN_EMAIL = "admin@example.com"
+# role key -> e-mail of the demo user holding it
+DEMO_USERS = {
+    "org_admin": "orgadmin@acme.example",
+    "product_owner": "owner@acme.example",
+    "helpdesk_lead": "lead@acme.example",
+    "operator": "operator@acme.example",
+    "auditor": "auditor@acme.example",
+}
+
+_ALPHABET = "".join(c for c in string.ascii_letters + string.digits if c not in "0O1lI")
+
+
+def generate_password(length: int = 16) -> str:
+    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+def demo_exists() -> bool:
+    return (
+        db.session.execute(select(Organization.id).where(Organization.name == DEMO_ORG)).first()
+        is not None
+    )
+
+
+def seed_demo() -> list[tuple[str, str, str]] | None:
+    """Create the demo; return (role, e-mail, password) rows, or None if it exists.
+    Only hashes are stored: the returned passwords are the only copy."""
+    if demo_exists():
+        return None
+    credentials = []
+    password = generate_password()
+    create_user(PLATFORM_ADMIN_EMAIL, password, name="Platform Admin", platform_admin=True)
+    credentials.append(("Platform admin", PLATFORM_ADMIN_EMAIL, password))
+
+    org = create_organization(DEMO_ORG)
+    product = create_product(org, DEMO_PRODUCT)
+    for name in DEMO_GROUPS:
+        create_reporting_group(product, name)
+    for key, email in DEMO_USERS.items():
+        password = generate_password()
+        role_name = BUILTIN_ROLES[key][0]
+        user = create_user(email, password, name=f"Acme {role_name}")
+        add_membership(user, org, builtin_role(org.id, key))
+        credentials.append((role_name, email, password))
+    db.session.commit()
+    return credentials

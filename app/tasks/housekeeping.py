@@ -1,0 +1,16 @@
+"""Housekeeping jobs."""
+
+from __future__ import annotations
+
+import logging
+
+from app.services.auth import prune_expired_sessions
+
+log = logging.getLogger(__name__)
+
+
+def prune_sessions() -> int:
+    """Delete sign-in sessions that expired or ended."""
+    removed = prune_expired_sessions()
+    log.info("pruned %d expired sign-in session(s)", removed)
+    return removed

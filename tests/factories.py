@@ -1,0 +1,68 @@
+"""Small builders for tests (call inside an app context; they commit)."""
+
+from __future__ import annotations
+
+import itertools
+
+from app.extensions import db
+from app.models import Device, Organization, Product, ReportingGroup, User
+from app.services.organizations import (
+    builtin_role,
+    create_organization,
+    create_product,
+    create_reporting_group,
+)
+from app.services.users import add_membership, create_user
+
+PASSWORD = "correct horse battery staple"
+_seq = itertools.count(1)
+
+
+def create_org(name: str | None = None) -> Organization:
+    """An organization with its five built-in roles, a product and one reporting group."""
+    org = create_organization(name or f"Org {next(_seq)}")
+    product = create_product(org, "Workspaces")
+    create_reporting_group(product, f"{org.name} group")
+    db.session.commit()
+    return org
+
+
+def product_of(org: Organization) -> Product:
+    return db.session.query(Product).filter_by(organization_id=org.id).first()
+
+
+def group_of(org: Organization) -> ReportingGroup:
+    return db.session.query(ReportingGroup).filter_by(organization_id=org.id).first()
+
+
+def create_member(
+    org: Organization,
+    role_key: str = "operator",
+    email: str | None = None,
+    password: str = PASSWORD,
+) -> User:
+    user = create_user(email or f"user{next(_seq)}@{org.slug}.example", password)
+    add_membership(user, org, builtin_role(org.id, role_key))
+    db.session.commit()
+    return user
+
+
+def create_platform_admin(email: str = "root@example.com") -> User:
+    user = create_user(email, PASSWORD, platform_admin=True)
+    db.session.commit()
+    return user
+
+
+def create_device(org: Organization, hostname: str | None = None, **fields) -> Device:
+    n = next(_seq)
+    device = Device(
+        organization_id=org.id,
+        reporting_group_id=group_of(org).id,
+        hardware_id=f"hw-{n}",
+        hostname=hostname or f"PC-{n:04d}",
+        os_name="Windows 11",
+        **fields,
+    )
+    db.session.add(device)
+    db.session.commit()
+    return device
