@@ -1,6 +1,6 @@
 """Periodic jobs, declared as data in one place.
 
-Each run is a job with a deterministic id per time slot (`periodic:<name>:<slot>`), so any
+Each run is a job with a deterministic id per time slot (`periodic-<name>-<slot>`), so any
 number of workers scheduling the same slot produce one job. A run schedules the next slot.
 """
 
@@ -44,7 +44,7 @@ def schedule_next(periodic: PeriodicJob, now: float | None = None) -> str:
     now = datetime.now(UTC).timestamp() if now is None else now
     interval = periodic.interval()
     slot = math.floor(now / interval) + 1
-    job_id = f"periodic:{periodic.name}:{slot}"
+    job_id = f"periodic-{periodic.name}-{slot}"
     queue = Queue(QUEUE_MAINTENANCE, connection=redis_store.client)
     queue.enqueue_at(
         datetime.fromtimestamp(slot * interval, UTC),

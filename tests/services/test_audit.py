@@ -1,0 +1,105 @@
+import itertools
+
+import pytest
+from sqlalchemy import delete, select, text, update
+
+from app.extensions import db
+from app.models import AuditEvent
+from app.services import audit
+from app.services.audit import AuditLogImmutable
+from tests import factories
+
+
+@pytest.fixture
+def org_with_events(app):
+    with app.app_context():
+        org = factories.create_org("Acme")
+        for i in range(3):
+            audit.record("test.event", organization_id=org.id, details={"n": i})
+        db.session.commit()
+        return org.id
+
+
+def _events(org_id):
+    return (
+        db.session.execute(
+            select(AuditEvent).where(AuditEvent.organization_id == org_id).order_by(AuditEvent.seq)
+        )
+        .scalars()
+        .all()
+    )
+
+
+def test_events_are_chained_per_organization(app, org_with_events):
+    with app.app_context():
+        other = factories.create_org("Other")
+        events = _events(org_with_events)
+        assert [e.seq for e in events] == list(range(1, len(events) + 1))
+        assert events[0].prev_hash == audit.GENESIS_HASH
+        assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(events))
+        # Another organization starts its own chain.
+        assert _events(other.id)[0].seq == 1
+        assert all(r.ok for r in audit.verify_all())
+
+
+def test_verify_cli_passes_on_an_untouched_log(app, org_with_events):
+    result = app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert result.exit_code == 0, result.output
+    assert f"org:{org_with_events}" in result.output and "OK" in result.output
+
+
+def test_verify_cli_detects_a_modified_event(app, org_with_events):
+    with app.app_context():
+        target = _events(org_with_events)[1]
+        seq, target_id = target.seq, target.id
+        # Tampering straight in the database, as an attacker with SQL access would.
+        db.session.execute(
+            update(AuditEvent).where(AuditEvent.id == target.id).values(actor="someone else")
+        )
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert result.exit_code != 0
+    assert f"event #{seq} (id {target_id}) was modified" in result.output
+
+
+def test_verify_detects_a_deleted_event_in_the_middle(app, org_with_events):
+    with app.app_context():
+        target = _events(org_with_events)[1]
+        db.session.execute(delete(AuditEvent).where(AuditEvent.id == target.id))
+        db.session.commit()
+        report = audit.verify_chain(f"org:{org_with_events}")
+    assert not report.ok
+    assert any("missing" in p for p in report.problems)
+
+
+def test_verify_detects_the_newest_event_deleted(app, org_with_events):
+    with app.app_context():
+        newest = _events(org_with_events)[-1]
+        db.session.execute(delete(AuditEvent).where(AuditEvent.id == newest.id))
+        db.session.commit()
+        report = audit.verify_chain(f"org:{org_with_events}")
+    assert any("newest event(s) missing" in p for p in report.problems)
+
+
+def test_verify_detects_a_rewritten_details_field(app, org_with_events):
+    with app.app_context():
+        target = _events(org_with_events)[0]
+        table = AuditEvent.__table__
+        db.session.execute(table.update().where(table.c.id == target.id).values(details={"n": 99}))
+        db.session.commit()
+        assert not audit.verify_chain(f"org:{org_with_events}").ok
+
+
+def test_orm_refuses_to_change_or_delete_events(app, org_with_events):
+    with app.app_context():
+        event = _events(org_with_events)[0]
+        event.action = "rewritten"
+        with pytest.raises(AuditLogImmutable):
+            db.session.flush()
+        db.session.rollback()
+        event = _events(org_with_events)[0]
+        db.session.delete(event)
+        with pytest.raises(AuditLogImmutable):
+            db.session.flush()
+        db.session.rollback()
+        assert db.session.execute(text("SELECT count(*) FROM audit_events")).scalar() > 0
