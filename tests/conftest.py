@@ -38,7 +38,9 @@ def services(tmp_path_factory):
     )
     yield {"database_url": db_url, "redis_url": redis_url, "tmp": tmp}
     if embedded is not None:
-        embedded.shutdown()
+        from app.embedded_redis import stop_embedded_redis
+
+        stop_embedded_redis(embedded)
 
 
 def _reset_database(app):
