@@ -14,8 +14,8 @@ from flask import abort, redirect, request, url_for
 from flask_admin import AdminIndexView, expose
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
-from flask_admin.form import SecureForm
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from sqlalchemy import inspect
 
 from app.extensions import db
@@ -68,6 +68,23 @@ def changes_of(model) -> dict[str, dict[str, Any]]:
     return changes
 
 
+class AdminForm(FlaskForm):
+    """Base of every admin form, carrying Flask-WTF's CSRF token.
+
+    `CSRFProtect` checks every POST of the app, admin included. Flask-Admin's own
+    `SecureForm` would add a second, different token under the same field name
+    (`csrf_token`), so no browser submission could satisfy both: create and edit failed
+    validation, and delete and bulk actions were refused with 400. With this base there is
+    one token, rendered once by `hidden_tag()`, which both checks accept.
+    """
+
+    def __init__(self, formdata=None, obj=None, prefix="", **kwargs):
+        # Flask-Admin passes the form data itself (None on GET), and its Unique validator
+        # reads `_obj`.
+        self._obj = obj
+        super().__init__(formdata=formdata, obj=obj, prefix=prefix, **kwargs)
+
+
 class TenantAjaxLoader(QueryAjaxModelLoader):
     def get_query(self):
         return scoped_query(self.model)
@@ -110,7 +127,7 @@ class SecureIndexView(AccessMixin, AdminIndexView):
 
 
 class TenantModelView(AccessMixin, ModelView):
-    form_base_class = SecureForm
+    form_base_class = AdminForm
     can_export = True
     can_view_details = True
     page_size = 50
@@ -155,6 +172,14 @@ class TenantModelView(AccessMixin, ModelView):
         if found != len(pks):
             abort(404)
         return super().handle_action(return_view)
+
+    def _export_csv(self, return_url):
+        response = super()._export_csv(return_url)
+        # Flask-Admin streams the file after the request has ended, when the database
+        # session is closed and related rows (a membership's user) can no longer load.
+        # Render it now, while the session is open.
+        response.get_data()
+        return response
 
     # --- forms -----------------------------------------------------------------
     def _scope_form(self, form, editing: bool):

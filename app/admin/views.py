@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from flask import flash
 from flask_admin.contrib.sqla.fields import QuerySelectField
-from flask_admin.form import SecureForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
-from app.admin.base import TenantModelView, changes_of, scope_org_id, scoped_query
+from app.admin.base import (
+    AdminForm,
+    TenantModelView,
+    changes_of,
+    scope_org_id,
+    scoped_query,
+)
 from app.extensions import db
 from app.models import Membership, Organization, Role
 from app.permissions import ALL_PERMISSIONS, PERMISSIONS
@@ -59,6 +64,9 @@ class ReportingGroupView(TenantModelView):
     column_list = ("organization", "product", "name", "created_at")
     column_searchable_list = ("name",)
     form_columns = ("product", "name")
+    # Looked up as you type (an organization may have many products); the loader is
+    # scoped like every other query of the view.
+    form_ajax_refs = {"product": {"fields": ("name",)}}
     form_args = {
         "product": {"validators": [DataRequired()]},
         "name": {"validators": [DataRequired(), Length(max=120)]},
@@ -70,7 +78,7 @@ class ReportingGroupView(TenantModelView):
         return model.product.organization_id
 
 
-class RoleForm(SecureForm):
+class RoleForm(AdminForm):
     organization = QuerySelectField(
         "Organization",
         query_factory=lambda: scoped_query(Organization),
@@ -131,7 +139,7 @@ class RoleView(TenantModelView):
         super().on_model_delete(model)
 
 
-class MembershipCreateForm(SecureForm):
+class MembershipCreateForm(AdminForm):
     email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=254)])
     name = StringField("Name", validators=[Optional(), Length(max=120)])
     password = PasswordField(
@@ -145,7 +153,7 @@ class MembershipCreateForm(SecureForm):
     )
 
 
-class MembershipEditForm(SecureForm):
+class MembershipEditForm(AdminForm):
     role = QuerySelectField(
         "Role",
         query_factory=lambda: scoped_query(Role),
@@ -225,7 +233,7 @@ class MembershipView(TenantModelView):
         )
 
 
-class UserForm(SecureForm):
+class UserForm(AdminForm):
     email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=254)])
     name = StringField("Name", validators=[Optional(), Length(max=120)])
     is_platform_admin = BooleanField("Platform admin")
