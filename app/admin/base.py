@@ -8,19 +8,23 @@ organization is ignored. Every change is one audit event in the same transaction
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from flask import abort, redirect, request, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_admin import AdminIndexView, expose
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import inspect
+from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.services import audit
 from app.tenancy import get_current_org, has_permission
+
+log = logging.getLogger(__name__)
 
 # Never copied into audit details.
 SECRET_ATTRIBUTES = frozenset({"password_hash", "token_hash"})
@@ -180,6 +184,18 @@ class TenantModelView(AccessMixin, ModelView):
         # Render it now, while the session is open.
         response.get_data()
         return response
+
+    def handle_view_exception(self, exc: Exception) -> bool:
+        # Never show a database error (with its SQL) to the user.
+        if isinstance(exc, IntegrityError):
+            log.warning("admin change refused by the database: %s", type(exc.orig).__name__)
+            flash(
+                "This change conflicts with other records (a duplicate name, or rows that "
+                "still depend on it) and was not saved.",
+                "error",
+            )
+            return True
+        return super().handle_view_exception(exc)
 
     # --- forms -----------------------------------------------------------------
     def _scope_form(self, form, editing: bool):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import flash
 from flask_admin.contrib.sqla.fields import QuerySelectField
+from flask_login import current_user
 from wtforms import BooleanField, EmailField, PasswordField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
@@ -15,12 +16,13 @@ from app.admin.base import (
     scoped_query,
 )
 from app.extensions import db
-from app.models import Membership, Organization, Role
+from app.models import Device, Membership, Organization, ReportingGroup, Role
 from app.permissions import ALL_PERMISSIONS, PERMISSIONS
 from app.services import audit
 from app.services.auth import end_all_sessions
 from app.services.organizations import create_builtin_roles, slugify
 from app.services.passwords import password_problem
+from app.services.roles import RoleChangeRefused, check_grant, check_removal, check_role_edit
 from app.services.users import UserError, create_user, find_user_by_email, set_password
 
 
@@ -59,6 +61,15 @@ class ProductView(TenantModelView):
     form_columns = ("organization", "name")
     form_args = {"name": {"validators": [DataRequired(), Length(max=120)]}}
 
+    def on_model_delete(self, model):
+        groups = db.session.query(ReportingGroup).filter_by(product_id=model.id).count()
+        if groups:
+            raise ValidationError(
+                f"{model.name} still has {groups} reporting group(s); delete them or move "
+                "them to another product first."
+            )
+        super().on_model_delete(model)
+
 
 class ReportingGroupView(TenantModelView):
     column_list = ("organization", "product", "name", "created_at")
@@ -76,6 +87,15 @@ class ReportingGroupView(TenantModelView):
     def organization_of(self, model) -> int:
         # The (scoped) product decides; a composite foreign key enforces it too.
         return model.product.organization_id
+
+    def on_model_delete(self, model):
+        devices = db.session.query(Device).filter_by(reporting_group_id=model.id).count()
+        if devices:
+            raise ValidationError(
+                f"{model.name} still has {devices} device(s); move them to another reporting "
+                "group first."
+            )
+        super().on_model_delete(model)
 
 
 class RoleForm(AdminForm):
@@ -115,8 +135,12 @@ class RoleView(TenantModelView):
         if model.builtin_key == "org_admin" and wanted != ALL_PERMISSIONS:
             raise ValidationError("The Organization Admin role keeps every permission.")
         before = sorted(model.permissions) if not is_created else []
-        model.set_permissions(wanted)
         model.organization_id = self.organization_of(model)
+        try:
+            check_role_edit(current_user._get_current_object(), model, wanted)
+        except RoleChangeRefused as exc:
+            raise ValidationError(str(exc)) from None
+        model.set_permissions(wanted)
         changes = changes_of(model)
         if before != sorted(wanted):
             changes["permissions"] = {"before": before, "after": sorted(wanted)}
@@ -181,7 +205,13 @@ class MembershipView(TenantModelView):
     def create_model(self, form):
         role: Role = form.role.data
         try:
+            actor = current_user._get_current_object()
+            check_grant(actor, role.organization_id, role)
             user = find_user_by_email(form.email.data)
+            if user is not None and not actor.is_platform_admin:
+                # Adding an existing account would put someone in an organization without
+                # their consent; invitations (which they accept) will cover this.
+                raise UserError("That e-mail cannot be added here. Ask a platform admin to add it.")
             if user is None:
                 if not form.password.data:
                     raise UserError("A new user needs an initial password.")
@@ -198,7 +228,7 @@ class MembershipView(TenantModelView):
                 details={"user": user.email, "role": role.name, "via": "admin"},
             )
             db.session.commit()
-        except UserError as exc:
+        except (UserError, RoleChangeRefused) as exc:
             db.session.rollback()
             flash(str(exc), "error")
             return False
@@ -206,6 +236,16 @@ class MembershipView(TenantModelView):
 
     def update_model(self, form, model):
         before = model.role.name
+        try:
+            check_grant(
+                current_user._get_current_object(),
+                model.organization_id,
+                form.role.data,
+                target=model,
+            )
+        except RoleChangeRefused as exc:
+            flash(str(exc), "error")
+            return False
         model.role = form.role.data
         if model.role.organization_id != model.organization_id:
             flash("That role belongs to another organization.", "error")
@@ -225,6 +265,10 @@ class MembershipView(TenantModelView):
         return True
 
     def on_model_delete(self, model):
+        try:
+            check_removal(current_user._get_current_object(), model)
+        except RoleChangeRefused as exc:
+            raise ValidationError(str(exc)) from None
         audit.record(
             "membership.deleted",
             organization_id=model.organization_id,
