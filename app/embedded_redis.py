@@ -22,9 +22,10 @@ def start_embedded_redis(instance_path: str) -> tuple[Redis, str]:
 def stop_embedded_redis(server: Redis) -> None:
     """Shut the embedded server down (it would otherwise outlive us when children held
     connections to it)."""
+    import contextlib
+
     from redis.exceptions import ConnectionError as RedisConnectionError
 
-    try:
+    # The server closes the connection as it exits.
+    with contextlib.suppress(RedisConnectionError):
         server.shutdown(nosave=True)
-    except RedisConnectionError:
-        pass  # the server closes the connection as it exits
