@@ -13,6 +13,8 @@ from typing import Any
 
 from flask import abort, flash, redirect, request, url_for
 from flask_admin import AdminIndexView, expose
+from flask_admin.actions import action
+from flask_admin.babel import lazy_gettext
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_login import current_user
@@ -176,6 +178,16 @@ class TenantModelView(AccessMixin, ModelView):
         if found != len(pks):
             abort(404)
         return super().handle_action(return_view)
+
+    @action(
+        "delete",
+        lazy_gettext("Delete"),
+        lazy_gettext("Are you sure you want to delete selected records?"),
+    )
+    def action_delete(self, ids):
+        # Flask-Admin filters with the raw strings; PostgreSQL will not compare them
+        # with integer ids.
+        return super().action_delete([_parse_pk(i) for i in ids])
 
     def _export_csv(self, return_url):
         response = super()._export_csv(return_url)
