@@ -31,9 +31,11 @@ def wants_json() -> bool:
     return request.path.startswith("/api/") or request.path.startswith("/.well-known/")
 
 
-def json_error(status: int, message: str, code: str | None = None):
-    body = {"error": {"code": code or CODES.get(status, "error"), "message": message}}
-    return jsonify(body), status
+def json_error(status: int, message: str, code: str | None = None, **extra):
+    """SPEC §5 error body; `extra` (e.g. field="proxy_url") joins the error object."""
+    error = {"code": code or CODES.get(status, "error"), "message": message}
+    error.update({k: v for k, v in extra.items() if v is not None})
+    return jsonify({"error": error}), status
 
 
 def init_app(app: Flask) -> None:

@@ -61,8 +61,9 @@ def has_permission(permission: str) -> bool:
     return membership is not None and membership.role.has(permission)
 
 
-def get_in_org_or_404(model: type[T], ident: object) -> T:
-    """Load `model` by id within the current organization, or 404."""
+def get_in_org_or_404(model: type[T], ident: object, *options) -> T:
+    """Load `model` by id within the current organization, or 404. `options` are loader
+    options (e.g. joinedload) for the same query."""
     org = get_current_org()
     if org is None:
         abort(404)
@@ -70,17 +71,16 @@ def get_in_org_or_404(model: type[T], ident: object) -> T:
         ident = int(ident)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         abort(404)
-    row = db.session.execute(
-        select(model).where(model.id == ident, model.organization_id == org.id)  # type: ignore[attr-defined]
-    ).scalar_one_or_none()
+    stmt = select(model).where(model.id == ident, model.organization_id == org.id)  # type: ignore[attr-defined]
+    row = db.session.execute(stmt.options(*options)).unique().scalar_one_or_none()
     if row is None:
         abort(404)
     return row
 
 
-def permission_required(permission: str):
-    """View decorator: signed in, a member of the current organization, holding
-    `permission` (403 otherwise)."""
+def permission_required(*permissions: str):
+    """View decorator: signed in, a member of the current organization, holding at least
+    one of `permissions` (403 otherwise)."""
 
     def decorator(view):
         @wraps(view)
@@ -89,7 +89,7 @@ def permission_required(permission: str):
                 from app.extensions import login_manager
 
                 return login_manager.unauthorized()
-            if not has_permission(permission):
+            if not any(has_permission(p) for p in permissions):
                 abort(403)
             return view(*args, **kwargs)
 

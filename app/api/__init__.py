@@ -1,10 +1,11 @@
-"""Operator API (/api/v1). Endpoints arrive with the settings, fleet and assistance issues."""
+"""Operator API (/api/v1): JSON in and out, errors as SPEC §5.
 
-from flask import Blueprint, jsonify
+Authenticated by the browser session (with a CSRF token on every change) or by
+`Authorization: Bearer <personal API token>` (no CSRF: nothing is sent implicitly).
+"""
+
+from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-
-@bp.get("/health")
-def health():
-    return jsonify({"status": "ok"})
+from app.api import agent_settings, auth, openapi  # noqa: E402,F401

@@ -1,4 +1,4 @@
-"""`flask` commands: seed-demo, create-admin, audit verify."""
+"""`flask` commands: seed-demo, create-admin, audit verify, api-token create|revoke."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from app.extensions import db
-from app.services import audit
+from app.models import ApiToken, Organization
+from app.services import api_tokens, audit
 from app.services.demo import generate_password, seed_demo
 from app.services.users import UserError, create_user, find_user_by_email, set_password
 
 audit_cli = AppGroup("audit", help="Audit log commands.")
+token_cli = AppGroup("api-token", help="Personal API tokens for automation.")
 
 
 @click.command("seed-demo")
@@ -81,7 +83,54 @@ def audit_verify_command():
         raise click.ClickException(f"{len(bad)} chain(s) failed verification")
 
 
+@token_cli.command("create")
+@click.argument("email")
+@click.option("--org", "org_slug", required=True, help="Organization slug the token acts in.")
+@click.option("--name", required=True, help="What the token is for.")
+@click.option(
+    "--days",
+    default=api_tokens.DEFAULT_DAYS,
+    show_default=True,
+    help=f"Lifetime in days (1-{api_tokens.MAX_DAYS}).",
+)
+def token_create_command(email: str, org_slug: str, name: str, days: int):
+    """Create a personal API token for EMAIL and print it once."""
+    user = find_user_by_email(email)
+    org = db.session.execute(
+        db.select(Organization).where(Organization.slug == org_slug)
+    ).scalar_one_or_none()
+    if user is None or org is None:
+        raise click.ClickException("no such user or organization")
+    try:
+        token, raw = api_tokens.create_token(user, org.id, name, days, actor=user)
+    except api_tokens.TokenError as exc:
+        raise click.ClickException(str(exc)) from None
+    db.session.commit()
+    click.echo(f"Token {token.name} ({token.prefix}…), expires {token.expires_at:%Y-%m-%d}.")
+    click.echo("Shown once; store it now:")
+    click.echo(raw)
+
+
+@token_cli.command("revoke")
+@click.argument("prefix")
+def token_revoke_command(prefix: str):
+    """Revoke the token whose shown prefix is PREFIX."""
+    tokens = (
+        db.session.execute(
+            db.select(ApiToken).where(ApiToken.prefix == prefix, ApiToken.revoked_at.is_(None))
+        )
+        .scalars()
+        .all()
+    )
+    if len(tokens) != 1:
+        raise click.ClickException(f"{len(tokens)} live tokens have that prefix")
+    api_tokens.revoke(tokens[0], actor=tokens[0].user)
+    db.session.commit()
+    click.echo(f"Revoked {tokens[0].name}.")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(create_admin_command)
     app.cli.add_command(audit_cli)
+    app.cli.add_command(token_cli)

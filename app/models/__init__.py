@@ -1,5 +1,7 @@
 """Models, one module per aggregate; imported here so metadata is complete."""
 
+from app.models.agent_setting import AgentSettingValue
+from app.models.api_token import ApiToken
 from app.models.audit import AuditChainHead, AuditEvent
 from app.models.base import Base, utcnow
 from app.models.device import DEVICE_KINDS, Device
@@ -9,6 +11,8 @@ from app.models.user import AuthSession, Membership, User
 
 __all__ = [
     "DEVICE_KINDS",
+    "AgentSettingValue",
+    "ApiToken",
     "AuditChainHead",
     "AuditEvent",
     "AuthSession",

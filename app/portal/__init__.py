@@ -1,14 +1,21 @@
 from flask import Blueprint
 
+from app.agent_settings.registry import REGISTRY
 from app.permissions import PERMISSIONS
-from app.tenancy import current_membership
+from app.tenancy import current_membership, current_org, has_permission
 
 bp = Blueprint("portal", __name__)
 
 
 @bp.app_context_processor
 def portal_context():
-    return {"current_membership": current_membership, "permission_labels": PERMISSIONS}
+    return {
+        "current_membership": current_membership,
+        "current_org": current_org,
+        "has_permission": has_permission,
+        "permission_labels": PERMISSIONS,
+        "registry": REGISTRY,
+    }
 
 
-from app.portal import views  # noqa: E402,F401
+from app.portal import settings, tokens, views  # noqa: E402,F401

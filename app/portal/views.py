@@ -9,7 +9,7 @@ from app.extensions import db
 from app.portal import bp
 from app.portal.forms import ChangePasswordForm, SwitchOrgForm
 from app.security import SESSION_TOKEN_KEY
-from app.services import audit
+from app.services import api_tokens, audit
 from app.services.auth import end_all_sessions, start_session
 from app.services.passwords import verify_password
 from app.services.users import UserError, set_password
@@ -63,4 +63,6 @@ def profile():
                 return redirect(url_for("portal.profile"))
     elif request.method == "POST":
         status = 400
-    return render_template("portal/profile.html", form=form), status
+    return render_template(
+        "portal/profile.html", form=form, tokens=api_tokens.tokens_of(current_user.id)
+    ), status

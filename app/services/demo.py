@@ -7,6 +7,7 @@ import string
 
 from sqlalchemy import select
 
+from app.agent_settings.service import SettingChange, apply_changes
 from app.extensions import db
 from app.models import Organization
 from app.permissions import BUILTIN_ROLES
@@ -20,7 +21,7 @@ from app.services.users import add_membership, create_user
 
 DEMO_ORG = "Acme"
 DEMO_PRODUCT = "Workspaces"
-DEMO_GROUPS = ("Head office", "Kiosks", "Servers")
+DEMO_GROUPS = ("Head office", "Kiosks", "Servers", "Contractors")
 PLATFORM_ADMIN_EMAIL = "admin@example.com"
 # role key -> e-mail of the demo user holding it
 DEMO_USERS = {
@@ -57,13 +58,31 @@ def seed_demo() -> list[tuple[str, str, str]] | None:
 
     org = create_organization(DEMO_ORG)
     product = create_product(org, DEMO_PRODUCT)
-    for name in DEMO_GROUPS:
-        create_reporting_group(product, name)
+    groups = {name: create_reporting_group(product, name) for name in DEMO_GROUPS}
     for key, email in DEMO_USERS.items():
         password = generate_password()
         role_name = BUILTIN_ROLES[key][0]
         user = create_user(email, password, name=f"Acme {role_name}")
         add_membership(user, org, builtin_role(org.id, key))
         credentials.append((role_name, email, password))
+    configure_demo_settings(org, product, groups)
     db.session.commit()
     return credentials
+
+
+def configure_demo_settings(org, product, groups) -> None:
+    """A realistic configuration: interactive and unattended by default, audio locked off,
+    Head office with Flexxible Tools for Helpdesk Leads only, Kiosks dynamic, Servers
+    unattended only, Contractors without remote assistance."""
+    lead = builtin_role(org.id, "helpdesk_lead")
+    apply_changes(
+        product,
+        [
+            SettingChange("remote_assistance.types", ["interactive", "unattended"]),
+            SettingChange("audio_redirection", False, enforced=True),
+        ],
+    )
+    apply_changes(groups["Head office"], [SettingChange("flexxible_tools", True, lead.id)])
+    apply_changes(groups["Kiosks"], [SettingChange("remote_assistance.types", ["dynamic"])])
+    apply_changes(groups["Servers"], [SettingChange("remote_assistance.types", ["unattended"])])
+    apply_changes(groups["Contractors"], [SettingChange("remote_assistance.types", [])])

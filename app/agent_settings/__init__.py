@@ -1,0 +1,1 @@
+"""FlexxAgent settings: the typed registry (SPEC §3), storage and resolution."""

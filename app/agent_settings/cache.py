@@ -1,0 +1,69 @@
+"""Effective settings as agents receive them, cached per reporting group in Redis.
+
+The check-in is the hot path: a cache hit costs one HGET and no SQL. Any settings change
+in an organization drops that organization's cache after commit; a short TTL bounds the
+window of a change racing a refill.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from app.agent_settings.resolution import StoredValues
+from app.extensions import redis_store
+from app.models import ReportingGroup, Role
+from app.services.after_commit import on_commit
+
+TTL_SECONDS = 60
+
+
+def _key(org_id: int) -> str:
+    return f"agent-settings:{org_id}"
+
+
+def agent_settings(org_id: int, group_id: int) -> dict[str, Any]:
+    """What an agent of the group is told: every setting for all roles, plus Flexxible
+    Tools per role name where a role has its own value."""
+    try:
+        cached = redis_store.client.hget(_key(org_id), str(group_id))
+    except RedisError:
+        cached = None
+    if cached is not None:
+        return json.loads(cached)
+    from app.extensions import db
+
+    settings = compute(db.session.get(ReportingGroup, group_id))
+    try:
+        pipe = redis_store.client.pipeline()
+        pipe.hset(_key(org_id), str(group_id), json.dumps(settings))
+        pipe.expire(_key(org_id), TTL_SECONDS)
+        pipe.execute()
+    except RedisError:
+        pass
+    return settings
+
+
+def compute(group: ReportingGroup) -> dict[str, Any]:
+    from app.extensions import db
+
+    roles = list(
+        db.session.execute(
+            db.select(Role).where(Role.organization_id == group.organization_id)
+        ).scalars()
+    )
+    values = StoredValues.load([group], [r.id for r in roles])
+    settings = {k: v.value for k, v in values.resolve(group, None).items()}
+    per_role = {}
+    for role in roles:
+        value = values.resolve_key(group, role, "flexxible_tools")
+        if value.source not in ("default", "product", "group"):
+            per_role[role.name] = value.value
+    settings["flexxible_tools_by_role"] = per_role
+    return settings
+
+
+def invalidate_after_commit(org_id: int) -> None:
+    on_commit(lambda: redis_store.client.delete(_key(org_id)), key=("agent-settings", org_id))

@@ -1,0 +1,160 @@
+"""FlexxAgent settings endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify, request
+from sqlalchemy.orm import joinedload
+
+from app.agent_settings.resolution import effective_settings
+from app.agent_settings.service import (
+    SettingChange,
+    SettingsError,
+    apply_changes,
+    describe,
+)
+from app.api import bp
+from app.api.auth import require
+from app.errors import json_error
+from app.extensions import db
+from app.models import Product, ReportingGroup, Role
+from app.tenancy import get_in_org_or_404
+
+
+@bp.errorhandler(SettingsError)
+def settings_refused(exc: SettingsError):
+    db.session.rollback()
+    return json_error(exc.status, exc.message, exc.code, field=exc.field)
+
+
+def parse_put(body: Any) -> list[SettingChange]:
+    """`{"settings": {key: {"value": v|null, "enforced": bool, "by_role": {role_id:
+    {"value": v|null, "enforced": bool}}}}}` → changes. Omitted keys stay as they are."""
+    if not isinstance(body, dict) or not isinstance(body.get("settings"), dict):
+        raise SettingsError(
+            "invalid_body", 'the body must be a JSON object like {"settings": {...}}', "settings"
+        )
+    changes = []
+    for key, spec in body["settings"].items():
+        if not isinstance(spec, dict):
+            raise SettingsError(
+                "invalid_body",
+                f'settings["{key}"] must be an object '
+                'with "value" (null = inherit), "enforced" and/or "by_role"',
+                key,
+            )
+        unknown = set(spec) - {"value", "enforced", "by_role"}
+        if unknown:
+            raise SettingsError(
+                "invalid_body",
+                f'settings["{key}"] has unknown field(s): ' + ", ".join(sorted(unknown)),
+                key,
+            )
+        if "value" in spec:
+            changes.append(SettingChange(key, spec["value"], None, _flag(key, spec)))
+        by_role = spec.get("by_role", {})
+        if not isinstance(by_role, dict):
+            raise SettingsError(
+                "invalid_body", f'settings["{key}"].by_role must be an object keyed by role id', key
+            )
+        for role_key, role_spec in by_role.items():
+            try:
+                role_id = int(role_key)
+            except (TypeError, ValueError):
+                raise SettingsError(
+                    "invalid_body", f"{role_key!r} is not a role id", f"{key}@{role_key}"
+                ) from None
+            field = f"{key}@{role_id}"
+            if not isinstance(role_spec, dict) or "value" not in role_spec:
+                raise SettingsError(
+                    "invalid_body", f'{field} must be an object with "value"', field
+                )
+            changes.append(SettingChange(key, role_spec["value"], role_id, _flag(field, role_spec)))
+    return changes
+
+
+def _flag(field: str, spec: dict) -> bool:
+    value = spec.get("enforced", False)
+    if not isinstance(value, bool):
+        raise SettingsError("invalid_body", f"{field}: enforced must be true or false", field)
+    return value
+
+
+def _put(scope) -> list[dict[str, Any]]:
+    body = request.get_json(silent=True)
+    if body is None:
+        raise SettingsError("invalid_body", "send a JSON body (Content-Type: application/json)")
+    changes = apply_changes(scope, parse_put(body))
+    db.session.commit()
+    return changes
+
+
+def _product_json(product: Product) -> dict[str, Any]:
+    return {"product": {"id": product.id, "name": product.name}, "settings": describe(product)}
+
+
+def _group_json(group: ReportingGroup) -> dict[str, Any]:
+    return {
+        "reporting_group": {
+            "id": group.id,
+            "name": group.name,
+            "product": {"id": group.product.id, "name": group.product.name},
+        },
+        "settings": describe(group),
+        "effective": {k: v.as_dict() for k, v in effective_settings(group, None).items()},
+    }
+
+
+@bp.get("/products/<int:product_id>/agent-settings")
+@require("product.configure", "group.configure")
+def get_product_settings(product_id: int):
+    return jsonify(_product_json(get_in_org_or_404(Product, product_id)))
+
+
+@bp.put("/products/<int:product_id>/agent-settings")
+@require("product.configure")
+def put_product_settings(product_id: int):
+    product = get_in_org_or_404(Product, product_id)
+    changes = _put(product)
+    return jsonify({**_product_json(product), "changes": changes})
+
+
+def _group(group_id: int) -> ReportingGroup:
+    return get_in_org_or_404(ReportingGroup, group_id, joinedload(ReportingGroup.product))
+
+
+@bp.get("/reporting-groups/<int:group_id>/agent-settings")
+@require("group.configure", "product.configure")
+def get_group_settings(group_id: int):
+    return jsonify(_group_json(_group(group_id)))
+
+
+@bp.put("/reporting-groups/<int:group_id>/agent-settings")
+@require("group.configure")
+def put_group_settings(group_id: int):
+    group = _group(group_id)
+    changes = _put(group)
+    return jsonify({**_group_json(group), "changes": changes})
+
+
+@bp.get("/reporting-groups/<int:group_id>/effective-settings")
+@require("devices.view", "group.configure", "product.configure")
+def get_effective_settings(group_id: int):
+    group = _group(group_id)
+    role = None
+    raw_role = request.args.get("role")
+    if raw_role not in (None, ""):
+        try:
+            role_id = int(raw_role)
+        except ValueError:
+            return json_error(400, f"role must be a role id, got {raw_role!r}", "invalid_role")
+        role = get_in_org_or_404(Role, role_id)
+    settings = effective_settings(group, role)
+    return jsonify(
+        {
+            "reporting_group": {"id": group.id, "name": group.name},
+            "role": {"id": role.id, "name": role.name} if role else None,
+            "settings": {k: v.as_dict() for k, v in settings.items()},
+        }
+    )

@@ -1,0 +1,292 @@
+"""The OpenAPI 3.1 document of the operator API, served at /api/v1/openapi.json.
+
+Kept by hand next to the endpoints; tests check it is valid OpenAPI and that every route
+of the blueprint is documented (and nothing documented is missing).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, jsonify
+
+from app.agent_settings import registry
+from app.api import bp
+
+
+def _error_response(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+ERRORS = {
+    "400": _error_response("Bad input (the error names the field)"),
+    "401": _error_response("Not signed in, or a bad API token"),
+    "403": _error_response("The caller's role does not allow this"),
+    "404": _error_response("No such object in the caller's organization"),
+}
+
+
+def _json(schema_ref: str, description: str = "OK") -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": schema_ref}}},
+    }
+
+
+def _id_param(name: str, what: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": what,
+        "schema": {"type": "integer"},
+    }
+
+
+def _setting_value_schemas() -> dict[str, Any]:
+    schemas = {
+        "ra_types": {
+            "type": "array",
+            "items": {"enum": list(registry.RA_TYPES)},
+            "description": "empty disables RA; dynamic cannot be combined",
+        },
+        "bool": {"type": "boolean"},
+        "url": {"type": "string", "description": "proxy URL or empty"},
+    }
+    return {
+        "type": "object",
+        "properties": {
+            d.key: {**schemas[d.kind], "description": d.description} for d in registry.SETTINGS
+        },
+    }
+
+
+def build_document() -> dict[str, Any]:
+    settings_put = {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SettingsPut"}}},
+    }
+    group_id = _id_param("group_id", "reporting group id")
+    product_id = _id_param("product_id", "product id")
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Remote Assistance Portal — operator API",
+            "version": "1",
+            "description": "Authenticate with the browser session (send the CSRF token in "
+            "X-CSRFToken on changes) or with `Authorization: Bearer <personal API token>`. "
+            'Errors are {"error": {"code", "message", "field"?}}.',
+        },
+        "servers": [{"url": current_app.config["PORTAL_URL"] + "/api/v1"}],
+        "security": [{"bearer": []}, {"session": []}],
+        "paths": {
+            "/health": {
+                "get": {
+                    "summary": "Liveness",
+                    "security": [],
+                    "responses": {"200": {"description": "OK"}},
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "security": [],
+                    "responses": {"200": {"description": "OK"}},
+                }
+            },
+            "/products/{product_id}/agent-settings": {
+                "parameters": [product_id],
+                "get": {
+                    "summary": "A product's stored FlexxAgent settings (the defaults of "
+                    "its groups)",
+                    "description": "Needs product.configure or group.configure.",
+                    "responses": {"200": _json("#/components/schemas/ProductSettings"), **ERRORS},
+                },
+                "put": {
+                    "summary": "Change a product's settings (partial; null = inherit)",
+                    "description": "Needs product.configure.",
+                    "requestBody": settings_put,
+                    "responses": {"200": _json("#/components/schemas/ProductSettings"), **ERRORS},
+                },
+            },
+            "/reporting-groups/{group_id}/agent-settings": {
+                "parameters": [group_id],
+                "get": {
+                    "summary": "A group's stored overrides and the values in effect",
+                    "description": "Needs group.configure or product.configure.",
+                    "responses": {"200": _json("#/components/schemas/GroupSettings"), **ERRORS},
+                },
+                "put": {
+                    "summary": "Change a group's overrides (partial; null = inherit)",
+                    "description": "Needs group.configure. A value the product enforces "
+                    "is refused with 409 enforced_by_product.",
+                    "requestBody": settings_put,
+                    "responses": {
+                        "200": _json("#/components/schemas/GroupSettings"),
+                        "409": _error_response("Enforced by the product"),
+                        **ERRORS,
+                    },
+                },
+            },
+            "/reporting-groups/{group_id}/effective-settings": {
+                "parameters": [group_id],
+                "get": {
+                    "summary": "Every setting in effect for a role on the group's devices, "
+                    "with provenance",
+                    "parameters": [
+                        {
+                            "name": "role",
+                            "in": "query",
+                            "required": False,
+                            "description": "role id; omitted: the all-roles values",
+                            "schema": {"type": "integer"},
+                        }
+                    ],
+                    "responses": {"200": _json("#/components/schemas/EffectiveSettings"), **ERRORS},
+                },
+            },
+        },
+        "components": {
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "Personal API token (profile page or `flask api-token create`)",
+                },
+                "session": {"type": "apiKey", "in": "cookie", "name": "portal_session"},
+            },
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {
+                        "error": {
+                            "type": "object",
+                            "required": ["code", "message"],
+                            "properties": {
+                                "code": {"type": "string"},
+                                "message": {"type": "string"},
+                                "field": {"type": "string"},
+                            },
+                        }
+                    },
+                },
+                "SettingValues": _setting_value_schemas(),
+                "StoredSetting": {
+                    "type": "object",
+                    "properties": {
+                        "value": {"description": "null: inherited"},
+                        "set": {"type": "boolean"},
+                        "enforced": {"type": "boolean"},
+                        "by_role": {
+                            "type": "object",
+                            "additionalProperties": {
+                                "type": "object",
+                                "properties": {"value": {}, "enforced": {"type": "boolean"}},
+                            },
+                        },
+                    },
+                },
+                "SettingsPut": {
+                    "type": "object",
+                    "required": ["settings"],
+                    "properties": {
+                        "settings": {
+                            "type": "object",
+                            "additionalProperties": {
+                                "type": "object",
+                                "properties": {
+                                    "value": {"description": "new value; null = inherit"},
+                                    "enforced": {
+                                        "type": "boolean",
+                                        "description": "product scope only",
+                                    },
+                                    "by_role": {
+                                        "type": "object",
+                                        "additionalProperties": {
+                                            "type": "object",
+                                            "required": ["value"],
+                                            "properties": {
+                                                "value": {},
+                                                "enforced": {"type": "boolean"},
+                                            },
+                                        },
+                                    },
+                                },
+                            },
+                        }
+                    },
+                    "example": {
+                        "settings": {
+                            "remote_assistance.types": {"value": ["interactive", "unattended"]},
+                            "flexxible_tools": {"by_role": {"3": {"value": True}}},
+                            "proxy_url": {"value": None},
+                        }
+                    },
+                },
+                "Effective": {
+                    "type": "object",
+                    "properties": {
+                        "value": {},
+                        "source": {
+                            "enum": [
+                                "default",
+                                "product",
+                                "product_role",
+                                "group",
+                                "group_role",
+                                "enforced",
+                            ]
+                        },
+                        "source_label": {"type": "string"},
+                        "locked": {"type": "boolean"},
+                    },
+                },
+                "ProductSettings": {
+                    "type": "object",
+                    "properties": {
+                        "product": {"type": "object"},
+                        "settings": {
+                            "type": "object",
+                            "additionalProperties": {"$ref": "#/components/schemas/StoredSetting"},
+                        },
+                        "changes": {"type": "array", "items": {"type": "object"}},
+                    },
+                },
+                "GroupSettings": {
+                    "type": "object",
+                    "properties": {
+                        "reporting_group": {"type": "object"},
+                        "settings": {
+                            "type": "object",
+                            "additionalProperties": {"$ref": "#/components/schemas/StoredSetting"},
+                        },
+                        "effective": {
+                            "type": "object",
+                            "additionalProperties": {"$ref": "#/components/schemas/Effective"},
+                        },
+                        "changes": {"type": "array", "items": {"type": "object"}},
+                    },
+                },
+                "EffectiveSettings": {
+                    "type": "object",
+                    "properties": {
+                        "reporting_group": {"type": "object"},
+                        "role": {"type": ["object", "null"]},
+                        "settings": {
+                            "type": "object",
+                            "additionalProperties": {"$ref": "#/components/schemas/Effective"},
+                        },
+                    },
+                },
+            },
+        },
+    }
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    return jsonify(build_document())
