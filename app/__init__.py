@@ -52,9 +52,11 @@ def create_app(config: Config | str | None = None, **overrides) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(portal_bp)
 
+    from app.agent_api import bp as agent_api_bp
     from app.api import bp as api_bp
 
     app.register_blueprint(api_bp)
+    app.register_blueprint(agent_api_bp)
 
     from app.admin import init_admin
 

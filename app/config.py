@@ -78,8 +78,10 @@ class Config:
         self.SIGNING_KEYS_DIR = env.get("SIGNING_KEYS_DIR") or None
         self.RA_LAUNCHER_PATH = env.get("RA_LAUNCHER_PATH") or None
 
-        # Interval of the worker's housekeeping job (expired sign-in sessions).
         self.PRUNE_SESSIONS_INTERVAL_SECONDS = _int(env, "PRUNE_SESSIONS_INTERVAL_SECONDS", 600)
+        # How often the worker persists agents' last check-in times, and expires orders.
+        self.LAST_SEEN_FLUSH_INTERVAL_SECONDS = _int(env, "LAST_SEEN_FLUSH_INTERVAL_SECONDS", 10)
+        self.ORDER_SWEEP_INTERVAL_SECONDS = _int(env, "ORDER_SWEEP_INTERVAL_SECONDS", 10)
 
         self.FLASK_ADMIN_SWATCH = "cosmo"
         self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO")

@@ -7,6 +7,7 @@ worker and the web server as child processes until interrupted.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -36,6 +37,7 @@ def main() -> int:
     from app.cli import seed_demo_command
     from app.embedded_redis import stop_embedded_redis
     from app.extensions import redis_store
+    from app.services.demo import demo_exists, demo_fleet_profiles
 
     host = os.environ.get("HOST", "127.0.0.1")
     port = os.environ.get("PORT", "5000")
@@ -49,6 +51,7 @@ def main() -> int:
         print(f"Database: {app.config['SQLALCHEMY_DATABASE_URI']}")
         upgrade()
         seed_demo_command.callback()
+        fleet = demo_fleet_profiles() if demo_exists() and env.get("DEMO_FLEET") != "0" else []
         # Starts the embedded Redis when REDIS_URL is not set; children get its socket.
         redis_store.client.ping()
         env["REDIS_URL"] = app.config["REDIS_URL"]
@@ -76,6 +79,15 @@ def main() -> int:
             cwd=ROOT,
         ),
     ]
+    if fleet:
+        children.append(
+            subprocess.Popen(
+                [python, "-m", "app.agent_sim", "--url", f"http://{host}:{port}"],
+                env={**env, "SIM_FLEET": json.dumps(fleet)},
+                cwd=ROOT,
+            )
+        )
+        print(f"Demo fleet: {len(fleet)} simulated FlexxAgents (DEMO_FLEET=0 to skip)")
     print(f"\nPortal running at http://{host}:{port}/  (Ctrl+C to stop)\n", flush=True)
 
     def stop(*_):

@@ -28,7 +28,7 @@ class RedisExtension:
     """
 
     def init_app(self, app: Flask) -> None:
-        app.extensions["portal_redis"] = {"client": None, "embedded": None}
+        app.extensions["portal_redis"] = {"client": None, "blocking": None, "embedded": None}
 
     @property
     def client(self) -> Redis:
@@ -47,6 +47,21 @@ class RedisExtension:
                 url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30
             )
         return state["client"]
+
+    @property
+    def blocking_client(self) -> Redis:
+        """A client for blocking commands (long-poll BLPOP): no read timeout shorter than
+        the longest wait."""
+        state = current_app.extensions["portal_redis"]
+        if state["blocking"] is None:
+            self.client_for(current_app)
+            state["blocking"] = Redis.from_url(
+                current_app.config["REDIS_URL"],
+                socket_connect_timeout=2,
+                socket_timeout=40,
+                health_check_interval=30,
+            )
+        return state["blocking"]
 
     def url(self) -> str:
         self.client_for(current_app)

@@ -55,12 +55,12 @@ def create_platform_admin(email: str = "root@example.com") -> User:
 
 def create_device(org: Organization, hostname: str | None = None, **fields) -> Device:
     n = next(_seq)
+    fields = {"os_name": "Windows 11", "agent_version": "24.10.1", **fields}
     device = Device(
         organization_id=org.id,
         reporting_group_id=group_of(org).id,
         hardware_id=f"hw-{n}",
         hostname=hostname or f"PC-{n:04d}",
-        os_name="Windows 11",
         **fields,
     )
     db.session.add(device)

@@ -8,6 +8,7 @@ from flask_admin.theme import Bootstrap4Theme
 
 from app.admin.base import SecureIndexView
 from app.admin.views import (
+    DeviceView,
     MembershipView,
     OrganizationView,
     ProductView,
@@ -15,7 +16,7 @@ from app.admin.views import (
     RoleView,
     UserView,
 )
-from app.models import Membership, Organization, Product, ReportingGroup, Role, User
+from app.models import Device, Membership, Organization, Product, ReportingGroup, Role, User
 
 
 def init_admin(app: Flask) -> Admin:
@@ -31,6 +32,7 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(
         ReportingGroupView(ReportingGroup, name="Reporting groups", endpoint="reporting_groups")
     )
+    admin.add_view(DeviceView(Device, name="Devices", endpoint="devices"))
     admin.add_view(MembershipView(Membership, name="Users", endpoint="memberships"))
     admin.add_view(RoleView(Role, name="Roles", endpoint="roles"))
     admin.add_view(UserView(User, name="All users", endpoint="users"))

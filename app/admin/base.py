@@ -71,6 +71,22 @@ def changes_of(model) -> dict[str, dict[str, Any]]:
             after = hist.added[0] if hist.added else None
             if before != after:
                 changes[attr.key] = {"before": before, "after": after}
+    # A relation set through a form (a device's reporting group) changes its foreign key
+    # only at flush: record it from the relationship's own history.
+    for rel in state.mapper.relationships:
+        if rel.direction.name != "MANYTOONE":
+            continue
+        hist = state.attrs[rel.key].history
+        if not hist.added:
+            continue
+        before = hist.deleted[0] if hist.deleted else None
+        after = hist.added[0]
+        if before is not after:
+            changes[rel.key] = {"before": str(before) if before else None, "after": str(after)}
+            changes[f"{rel.key}_id"] = {
+                "before": getattr(before, "id", None),
+                "after": getattr(after, "id", None),
+            }
     return changes
 
 

@@ -98,6 +98,29 @@ class ReportingGroupView(TenantModelView):
         super().on_model_delete(model)
 
 
+class DeviceView(TenantModelView):
+    """Devices: moving one to another reporting group is an admin action (audited)."""
+
+    can_create = False
+    column_list = (
+        "organization",
+        "hostname",
+        "reporting_group",
+        "os_name",
+        "agent_version",
+        "kind",
+        "last_checkin_at",
+    )
+    column_searchable_list = ("hostname",)
+    form_columns = ("reporting_group",)
+    form_args = {"reporting_group": {"validators": [DataRequired()], "label": "Reporting group"}}
+    column_details_exclude_list = ("token_hash", "sessions_hash")
+    column_export_exclude_list = ("token_hash", "sessions_hash")
+
+    def organization_of(self, model) -> int:
+        return model.reporting_group.organization_id
+
+
 class RoleForm(AdminForm):
     organization = QuerySelectField(
         "Organization",

@@ -46,6 +46,29 @@ def _id_param(name: str, what: str) -> dict[str, Any]:
     }
 
 
+def _query(name: str, type_: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": {"type": type_},
+    }
+
+
+def _page_of(item_ref: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "items": {"type": "array", "items": {"$ref": item_ref}},
+            "page": {"type": "integer"},
+            "page_size": {"type": "integer"},
+            "total": {"type": "integer"},
+            "pages": {"type": "integer"},
+        },
+    }
+
+
 def _setting_value_schemas() -> dict[str, Any]:
     schemas = {
         "ra_types": {
@@ -96,6 +119,41 @@ def build_document() -> dict[str, Any]:
                     "security": [],
                     "responses": {"200": {"description": "OK"}},
                 }
+            },
+            "/devices": {
+                "get": {
+                    "summary": "Devices of the organization, filtered and paginated",
+                    "description": "Needs devices.view.",
+                    "parameters": [
+                        _query("q", "string", "hostname contains"),
+                        _query("group", "integer", "reporting group id"),
+                        _query("online", "string", "yes or no"),
+                        _query("os", "string", "OS name"),
+                        _query("version", "string", "agent version"),
+                        _query("kind", "string", "device kind"),
+                        _query("page", "integer", "page number, from 1"),
+                    ],
+                    "responses": {"200": _json("#/components/schemas/DevicePage"), **ERRORS},
+                },
+            },
+            "/devices/{device_id}": {
+                "parameters": [_id_param("device_id", "device id")],
+                "get": {
+                    "summary": "One device with its user sessions",
+                    "responses": {"200": _json("#/components/schemas/Device"), **ERRORS},
+                },
+            },
+            "/sessions": {
+                "get": {
+                    "summary": "User sessions across devices, filtered and paginated",
+                    "parameters": [
+                        _query("q", "string", "user name or hostname contains"),
+                        _query("group", "integer", "reporting group id"),
+                        _query("state", "string", "active, disconnected or locked"),
+                        _query("page", "integer", "page number, from 1"),
+                    ],
+                    "responses": {"200": _json("#/components/schemas/SessionPage"), **ERRORS},
+                },
             },
             "/products/{product_id}/agent-settings": {
                 "parameters": [product_id],
@@ -175,6 +233,35 @@ def build_document() -> dict[str, Any]:
                     },
                 },
                 "SettingValues": _setting_value_schemas(),
+                "Device": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "hostname": {"type": "string"},
+                        "os_name": {"type": "string"},
+                        "os_version": {"type": "string"},
+                        "agent_version": {"type": "string"},
+                        "environment": {"type": "string"},
+                        "kind": {"type": "string"},
+                        "reporting_group": {"type": "object"},
+                        "online": {"type": "boolean"},
+                        "last_checkin_at": {"type": ["string", "null"]},
+                        "sessions": {"type": "array", "items": {"type": "object"}},
+                    },
+                },
+                "Session": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "session_key": {"type": "string"},
+                        "username": {"type": "string"},
+                        "state": {"type": "string"},
+                        "kind": {"type": "string"},
+                        "device": {"type": "object"},
+                    },
+                },
+                "DevicePage": _page_of("#/components/schemas/Device"),
+                "SessionPage": _page_of("#/components/schemas/Session"),
                 "StoredSetting": {
                     "type": "object",
                     "properties": {

@@ -4,13 +4,15 @@ from app.models.agent_setting import AgentSettingValue
 from app.models.api_token import ApiToken
 from app.models.audit import AuditChainHead, AuditEvent
 from app.models.base import Base, utcnow
-from app.models.device import DEVICE_KINDS, Device
+from app.models.device import DEVICE_KINDS, Device, DeviceSession
+from app.models.fleet import AgentOrder, EnrollmentToken
 from app.models.organization import Organization, Product, ReportingGroup
 from app.models.role import Role, RolePermission
 from app.models.user import AuthSession, Membership, User
 
 __all__ = [
     "DEVICE_KINDS",
+    "AgentOrder",
     "AgentSettingValue",
     "ApiToken",
     "AuditChainHead",
@@ -18,6 +20,8 @@ __all__ = [
     "AuthSession",
     "Base",
     "Device",
+    "DeviceSession",
+    "EnrollmentToken",
     "Membership",
     "Organization",
     "Product",

@@ -1,6 +1,7 @@
 from flask import Blueprint
 
 from app.agent_settings.registry import REGISTRY
+from app.models import utcnow
 from app.permissions import PERMISSIONS
 from app.tenancy import current_membership, current_org, has_permission
 
@@ -15,7 +16,8 @@ def portal_context():
         "has_permission": has_permission,
         "permission_labels": PERMISSIONS,
         "registry": REGISTRY,
+        "now": utcnow,
     }
 
 
-from app.portal import settings, tokens, views  # noqa: E402,F401
+from app.portal import enrollment, settings, tokens, views, workspaces  # noqa: E402,F401

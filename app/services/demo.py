@@ -86,3 +86,81 @@ def configure_demo_settings(org, product, groups) -> None:
     apply_changes(groups["Kiosks"], [SettingChange("remote_assistance.types", ["dynamic"])])
     apply_changes(groups["Servers"], [SettingChange("remote_assistance.types", ["unattended"])])
     apply_changes(groups["Contractors"], [SettingChange("remote_assistance.types", [])])
+
+
+def _user(key: str, name: str, state: str = "active", kind: str = "console") -> dict:
+    return {"session_key": key, "username": name, "state": state, "kind": kind}
+
+
+# The demo's simulated FlexxAgents, by reporting group: every rule of SPEC §4 shows.
+DEMO_FLEET: dict[str, list[dict]] = {
+    "Head office": [
+        {"hostname": "LAPTOP-ANA", "sessions": [_user("1", "ACME\\ana")]},
+        {"hostname": "LAPTOP-BEN", "sessions": [_user("1", "ACME\\ben")], "consent": "denied"},
+        {
+            "hostname": "LAPTOP-OLD",
+            "os_name": "Windows 10",
+            "os_version": "22H2",
+            "agent_version": "23.5",
+            "sessions": [_user("1", "ACME\\old")],
+        },
+        {
+            "hostname": "VDI-HOST-01",
+            "os_name": "Windows Server 2022",
+            "os_version": "21H2",
+            "kind": "shared_desktop",
+            "environment": "vdi",
+            "sessions": [
+                _user("2", "ACME\\carla", kind="rdp"),
+                _user("3", "ACME\\dan", "disconnected", "rdp"),
+                _user("4", "ACME\\eva", kind="rdp"),
+            ],
+        },
+        {"hostname": "OPS-PC-01", "sessions": [_user("1", "ACME\\operator")]},
+    ],
+    "Kiosks": [
+        {"hostname": "KIOSK-LOBBY", "os_name": "Windows 11 IoT Enterprise", "kind": "kiosk"},
+        {
+            "hostname": "KIOSK-SHOP",
+            "kind": "kiosk",
+            "agent_version": "24.1",
+            "sessions": [_user("1", "kiosk")],
+        },
+    ],
+    "Servers": [
+        {
+            "hostname": "SRV-FILES-01",
+            "os_name": "Windows Server 2022",
+            "os_version": "21H2",
+            "kind": "server",
+        },
+        {"hostname": "LNX-BUILD-01", "os_name": "Ubuntu", "os_version": "22.04", "kind": "server"},
+    ],
+    "Contractors": [
+        {"hostname": "LAPTOP-CONTRACTOR", "sessions": [_user("1", "guest")]},
+    ],
+}
+
+
+def demo_fleet_profiles() -> list[dict]:
+    """Agent profiles for the demo fleet, each with a fresh single-day enrollment token of
+    its group (the tokens exist only in the returned list and the simulator)."""
+    from app.models import ReportingGroup
+    from app.services.enrollment import create_enrollment_token
+
+    org = db.session.execute(select(Organization).where(Organization.name == DEMO_ORG)).scalar_one()
+    profiles = []
+    for group_name, agents in DEMO_FLEET.items():
+        group = db.session.execute(
+            select(ReportingGroup).where(
+                ReportingGroup.organization_id == org.id, ReportingGroup.name == group_name
+            )
+        ).scalar_one_or_none()
+        if group is None:
+            continue
+        _, raw = create_enrollment_token(
+            group, f"demo fleet ({group_name})", days=1, max_uses=len(agents)
+        )
+        profiles.extend({**agent, "enrollment_token": raw} for agent in agents)
+    db.session.commit()
+    return profiles

@@ -1,0 +1,69 @@
+"""Devices and user sessions (read-only)."""
+
+from __future__ import annotations
+
+from flask import jsonify, request
+from sqlalchemy.orm import joinedload, selectinload
+
+from app.api import bp
+from app.api.auth import require
+from app.errors import json_error
+from app.models import Device
+from app.services.checkin import last_seen
+from app.services.fleet_queries import (
+    FilterError,
+    device_json,
+    devices_page,
+    session_json,
+    sessions_page,
+)
+from app.tenancy import current_org, get_in_org_or_404
+
+
+@bp.errorhandler(FilterError)
+def bad_filter(exc: FilterError):
+    return json_error(400, exc.message, "invalid_filter", field=exc.field)
+
+
+def _page_json(page, items):
+    return {
+        "items": items,
+        "page": page.page,
+        "page_size": page.page_size,
+        "total": page.total,
+        "pages": page.pages,
+    }
+
+
+@bp.get("/devices")
+@require("devices.view")
+def list_devices():
+    page = devices_page(current_org.id, request.args)
+    return jsonify(_page_json(page, [device_json(d, page.last_seen.get(d.id)) for d in page.items]))
+
+
+@bp.get("/devices/<int:device_id>")
+@require("devices.view")
+def get_device(device_id: int):
+    device = get_in_org_or_404(
+        Device, device_id, joinedload(Device.reporting_group), selectinload(Device.sessions)
+    )
+    body = device_json(device, last_seen([device.id]).get(device.id))
+    body["sessions"] = [
+        {
+            "id": s.id,
+            "session_key": s.session_key,
+            "username": s.username,
+            "state": s.state,
+            "kind": s.kind,
+        }
+        for s in device.sessions
+    ]
+    return jsonify(body)
+
+
+@bp.get("/sessions")
+@require("devices.view")
+def list_sessions():
+    page = sessions_page(current_org.id, request.args)
+    return jsonify(_page_json(page, [session_json(s) for s in page.items]))

@@ -1,0 +1,69 @@
+"""Workspaces: devices, a device's page, and user sessions across devices."""
+
+from __future__ import annotations
+
+from flask import abort, render_template, request
+from sqlalchemy.orm import joinedload, selectinload
+
+from app.agent_settings.resolution import effective_settings
+from app.models import Device
+from app.portal import bp
+from app.services.checkin import last_seen
+from app.services.fleet_queries import (
+    FilterError,
+    devices_page,
+    filter_choices,
+    sessions_page,
+)
+from app.services.orders import recent_orders
+from app.tenancy import current_membership, current_org, get_in_org_or_404, permission_required
+
+
+def _page_or_400(build):
+    try:
+        return build()
+    except FilterError as exc:
+        abort(400, description=exc.message)
+
+
+@bp.route("/workspaces/")
+@bp.route("/workspaces/devices")
+@permission_required("devices.view")
+def devices():
+    page = _page_or_400(lambda: devices_page(current_org.id, request.args))
+    return render_template(
+        "workspaces/devices.html",
+        page=page,
+        args=request.args,
+        choices=filter_choices(current_org.id),
+    )
+
+
+@bp.route("/workspaces/devices/<int:device_id>")
+@permission_required("devices.view")
+def device(device_id: int):
+    device = get_in_org_or_404(
+        Device, device_id, joinedload(Device.reporting_group), selectinload(Device.sessions)
+    )
+    seen = last_seen([device.id]).get(device.id)
+    role = current_membership.role
+    return render_template(
+        "workspaces/device.html",
+        device=device,
+        seen=seen,
+        orders=recent_orders(device.id),
+        settings=effective_settings(device.reporting_group, role),
+        role=role,
+    )
+
+
+@bp.route("/workspaces/sessions")
+@permission_required("devices.view")
+def sessions():
+    page = _page_or_400(lambda: sessions_page(current_org.id, request.args))
+    return render_template(
+        "workspaces/sessions.html",
+        page=page,
+        args=request.args,
+        choices=filter_choices(current_org.id),
+    )

@@ -1,0 +1,210 @@
+"""Listing devices and user sessions for people (pages and API): filtered, paginated,
+a constant number of queries per page whatever the fleet size."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from math import ceil
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import joinedload
+
+from app.extensions import db
+from app.models import Device, DeviceSession, ReportingGroup, utcnow
+from app.models.device import DEVICE_KINDS, MISSED_CHECKINS_OFFLINE, SESSION_STATES
+from app.services.checkin import last_seen
+
+PAGE_SIZE = 50
+
+
+class FilterError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field, self.message = field, message
+
+
+@dataclass
+class Page:
+    items: list[Any]
+    total: int
+    page: int
+    page_size: int
+    last_seen: dict[int, datetime] = field(default_factory=dict)
+
+    @property
+    def pages(self) -> int:
+        return max(1, ceil(self.total / self.page_size))
+
+
+def offline_threshold(now: datetime | None = None) -> datetime:
+    interval = current_app.config["AGENT_CHECKIN_INTERVAL_SECONDS"]
+    return (now or utcnow()) - timedelta(seconds=interval * MISSED_CHECKINS_OFFLINE)
+
+
+def _int(args, name: str) -> int | None:
+    raw = (args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise FilterError(name, f"{name} must be a number") from None
+
+
+def _page_number(args) -> int:
+    page = _int(args, "page")
+    if page is None:
+        return 1
+    if page < 1:
+        raise FilterError("page", "page starts at 1")
+    return page
+
+
+def device_filters(org_id: int, args) -> list:
+    """SQL conditions from request arguments: group, online, os, version, kind, q."""
+    conditions = [Device.organization_id == org_id]
+    if (group_id := _int(args, "group")) is not None:
+        conditions.append(Device.reporting_group_id == group_id)
+    online = (args.get("online") or "").strip()
+    if online:
+        if online not in ("yes", "no"):
+            raise FilterError("online", "online is yes or no")
+        recent = Device.last_checkin_at >= offline_threshold()
+        conditions.append(
+            recent if online == "yes" else or_(Device.last_checkin_at.is_(None), ~recent)
+        )
+    if os_name := (args.get("os") or "").strip():
+        conditions.append(Device.os_name == os_name)
+    if version := (args.get("version") or "").strip():
+        conditions.append(Device.agent_version == version)
+    if kind := (args.get("kind") or "").strip():
+        if kind not in DEVICE_KINDS:
+            raise FilterError("kind", f"kind is one of {', '.join(DEVICE_KINDS)}")
+        conditions.append(Device.kind == kind)
+    if q := (args.get("q") or "").strip():
+        conditions.append(Device.hostname.ilike(f"%{_escape_like(q)}%", escape="\\"))
+    return conditions
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def devices_page(org_id: int, args, page_size: int = PAGE_SIZE) -> Page:
+    conditions = device_filters(org_id, args)
+    page = _page_number(args)
+    total = db.session.execute(
+        select(func.count()).select_from(Device).where(*conditions)
+    ).scalar_one()
+    devices = (
+        db.session.execute(
+            select(Device)
+            .options(joinedload(Device.reporting_group))
+            .where(*conditions)
+            .order_by(Device.hostname, Device.id)
+            .limit(page_size)
+            .offset((page - 1) * page_size)
+        )
+        .scalars()
+        .all()
+    )
+    return Page(list(devices), total, page, page_size, last_seen(d.id for d in devices))
+
+
+def sessions_page(org_id: int, args, page_size: int = PAGE_SIZE) -> Page:
+    conditions = [DeviceSession.organization_id == org_id]
+    if state := (args.get("state") or "").strip():
+        if state not in SESSION_STATES:
+            raise FilterError("state", f"state is one of {', '.join(SESSION_STATES)}")
+        conditions.append(DeviceSession.state == state)
+    if (group_id := _int(args, "group")) is not None:
+        conditions.append(Device.reporting_group_id == group_id)
+    if q := (args.get("q") or "").strip():
+        like = f"%{_escape_like(q)}%"
+        conditions.append(
+            or_(
+                DeviceSession.username.ilike(like, escape="\\"),
+                Device.hostname.ilike(like, escape="\\"),
+            )
+        )
+    page = _page_number(args)
+    base = select(DeviceSession).join(DeviceSession.device).where(*conditions)
+    total = db.session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
+    rows = (
+        db.session.execute(
+            base.options(joinedload(DeviceSession.device).joinedload(Device.reporting_group))
+            .order_by(DeviceSession.username, DeviceSession.id)
+            .limit(page_size)
+            .offset((page - 1) * page_size)
+        )
+        .scalars()
+        .all()
+    )
+    return Page(list(rows), total, page, page_size, last_seen({s.device_id for s in rows}))
+
+
+def filter_choices(org_id: int) -> dict[str, list]:
+    """Options for the filter menus (three small queries)."""
+    groups = db.session.execute(
+        select(ReportingGroup.id, ReportingGroup.name)
+        .where(ReportingGroup.organization_id == org_id)
+        .order_by(ReportingGroup.name)
+    ).all()
+    os_names = (
+        db.session.execute(
+            select(Device.os_name)
+            .where(Device.organization_id == org_id)
+            .distinct()
+            .order_by(Device.os_name)
+        )
+        .scalars()
+        .all()
+    )
+    versions = (
+        db.session.execute(
+            select(Device.agent_version)
+            .where(Device.organization_id == org_id)
+            .distinct()
+            .order_by(Device.agent_version)
+        )
+        .scalars()
+        .all()
+    )
+    return {
+        "groups": groups,
+        "os_names": os_names,
+        "versions": versions,
+        "kinds": list(DEVICE_KINDS),
+        "states": list(SESSION_STATES),
+    }
+
+
+def device_json(device: Device, seen: datetime | None) -> dict[str, Any]:
+    interval = current_app.config["AGENT_CHECKIN_INTERVAL_SECONDS"]
+    last = max(filter(None, (device.last_checkin_at, seen)), default=None)
+    return {
+        "id": device.id,
+        "hostname": device.hostname,
+        "os_name": device.os_name,
+        "os_version": device.os_version,
+        "agent_version": device.agent_version,
+        "environment": device.environment,
+        "kind": device.kind,
+        "reporting_group": {"id": device.reporting_group_id, "name": device.reporting_group.name},
+        "online": device.is_online(interval, last_seen=seen),
+        "last_checkin_at": last.isoformat() if last else None,
+    }
+
+
+def session_json(row: DeviceSession) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "session_key": row.session_key,
+        "username": row.username,
+        "state": row.state,
+        "kind": row.kind,
+        "device": {"id": row.device_id, "hostname": row.device.hostname},
+    }

@@ -1,0 +1,220 @@
+"""Orders for agents: creation (with a Redis wake-up), delivery (long poll or check-in),
+results (idempotent) and expiry.
+
+The database holds every order; Redis only wakes a waiting long poll. Secret payload fields
+are sealed at rest and destroyed once the order is delivered.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import and_, or_, select, update
+
+from app.extensions import db, redis_store
+from app.models import AgentOrder, Device, utcnow
+from app.services import sealing
+from app.services.after_commit import on_commit
+
+log = logging.getLogger(__name__)
+SEAL_PURPOSE = "agent-order"
+
+# order type -> callbacks(order) run in the result's transaction (the assistance logic
+# registers here); keeps this module free of assistance rules.
+RESULT_HANDLERS: dict[str, list[Callable[[AgentOrder], None]]] = {}
+
+
+def on_result(order_type: str):
+    def register(fn):
+        RESULT_HANDLERS.setdefault(order_type, []).append(fn)
+        return fn
+
+    return register
+
+
+class OrderError(ValueError):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def wake_key(device_id: int) -> str:
+    return f"agent:wake:{device_id}"
+
+
+def _wake(device_id: int) -> None:
+    pipe = redis_store.client.pipeline()
+    pipe.lpush(wake_key(device_id), "1")
+    pipe.ltrim(wake_key(device_id), 0, 0)
+    pipe.expire(wake_key(device_id), 60)
+    pipe.execute()
+
+
+def create_order(
+    device: Device,
+    order_type: str,
+    payload: dict[str, Any],
+    *,
+    secret: dict[str, Any] | None = None,
+    pickup_s: int | None = None,
+    answer_s: int | None = None,
+    actor=None,
+) -> AgentOrder:
+    """Queue an order for `device`; a waiting long poll wakes when the caller commits.
+    `secret` fields are sealed until delivery."""
+    timeout = current_app.config["RA_AGENT_TIMEOUT_SECONDS"]
+    now = utcnow()
+    order = AgentOrder(
+        organization_id=device.organization_id,
+        device_id=device.id,
+        type=order_type,
+        payload=payload,
+        status="pending",
+        created_at=now,
+        sealed_payload=sealing.seal(SEAL_PURPOSE, secret) if secret else None,
+        pickup_by=now + timedelta(seconds=pickup_s or timeout),
+        answer_within_s=answer_s or timeout,
+        created_by_id=getattr(actor, "id", None),
+    )
+    db.session.add(order)
+    db.session.flush()
+    on_commit(lambda: _wake(device.id), key=("wake", device.id))
+    return order
+
+
+def deliver_pending(device_id: int) -> list[dict[str, Any]]:
+    """Hand the device its pending orders (marking them delivered, opening and destroying
+    sealed fields) and commit. Rows locked by a concurrent poll are skipped, so an order is
+    delivered once."""
+    now = utcnow()
+    orders = (
+        db.session.execute(
+            select(AgentOrder)
+            .where(
+                AgentOrder.device_id == device_id,
+                AgentOrder.status == "pending",
+                AgentOrder.pickup_by > now,
+            )
+            .order_by(AgentOrder.id)
+            .with_for_update(skip_locked=True)
+        )
+        .scalars()
+        .all()
+    )
+    if not orders:
+        db.session.rollback()
+        return []
+    delivered = []
+    for order in orders:
+        payload = dict(order.payload)
+        if order.sealed_payload is not None:
+            try:
+                payload.update(sealing.open_sealed(SEAL_PURPOSE, order.sealed_payload))
+            except sealing.SealBroken:
+                order.status, order.error = "failed", "sealed payload unreadable"
+                order.completed_at = now
+                order.sealed_payload = None
+                continue
+            order.sealed_payload = None
+        order.status = "delivered"
+        order.delivered_at = now
+        order.answer_by = now + timedelta(seconds=order.answer_within_s)
+        delivered.append(order.as_agent_json(payload))
+    db.session.commit()
+    return delivered
+
+
+def wait_for_orders(device: Device, wait_s: float) -> list[dict[str, Any]]:
+    """Long poll: pending orders now, or as soon as one is created, or [] after `wait_s`.
+    Holds no database connection while waiting."""
+    device_id = device.id
+    orders = deliver_pending(device_id)
+    if orders or wait_s <= 0:
+        return orders
+    deadline = time.monotonic() + wait_s
+    db.session.close()  # give the connection back while we block on Redis
+    client = redis_store.blocking_client
+    while (remaining := deadline - time.monotonic()) > 0.01:
+        woke = client.blpop([wake_key(device_id)], timeout=remaining)
+        orders = deliver_pending(device_id)
+        if orders:
+            return orders
+        if woke is None:
+            break
+        db.session.close()
+    return []
+
+
+def record_result(
+    device: Device, order_id: int, status: str, result: dict[str, Any], error: str | None
+) -> AgentOrder:
+    """Store the agent's answer. Repeating the same answer is harmless (idempotent); a
+    different answer to a finished order is a conflict. Caller commits."""
+    order = db.session.execute(
+        select(AgentOrder)
+        .where(AgentOrder.id == order_id, AgentOrder.device_id == device.id)
+        .with_for_update()
+    ).scalar_one_or_none()
+    if order is None:
+        raise OrderError(404, "unknown_order", f"order {order_id} does not exist for this device")
+    if order.status in ("succeeded", "failed"):
+        if order.status == status and (order.result or {}) == result:
+            return order
+        raise OrderError(
+            409, "already_answered", f"order {order_id} was already answered ({order.status})"
+        )
+    if order.status == "expired":
+        raise OrderError(409, "order_expired", f"order {order_id} expired before this answer")
+    order.status = status
+    order.result = result
+    order.error = error
+    order.completed_at = utcnow()
+    order.sealed_payload = None
+    for handler in RESULT_HANDLERS.get(order.type, []):
+        handler(order)
+    return order
+
+
+def expire_overdue(now=None, limit: int = 1000) -> int:
+    """Expire orders not picked up, or not answered, in time. Safe with several workers."""
+    now = now or utcnow()
+    overdue = (
+        db.session.execute(
+            select(AgentOrder.id)
+            .where(
+                or_(
+                    and_(AgentOrder.status == "pending", AgentOrder.pickup_by <= now),
+                    and_(AgentOrder.status == "delivered", AgentOrder.answer_by <= now),
+                )
+            )
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        .scalars()
+        .all()
+    )
+    if overdue:
+        db.session.execute(
+            update(AgentOrder)
+            .where(AgentOrder.id.in_(overdue))
+            .values(status="expired", completed_at=now, sealed_payload=None)
+            .execution_options(synchronize_session=False)
+        )
+    db.session.commit()
+    return len(overdue)
+
+
+def recent_orders(device_id: int, limit: int = 10) -> list[AgentOrder]:
+    return list(
+        db.session.execute(
+            select(AgentOrder)
+            .where(AgentOrder.device_id == device_id)
+            .order_by(AgentOrder.id.desc())
+            .limit(limit)
+        ).scalars()
+    )

@@ -1,0 +1,99 @@
+"""Real processes: the web server, the worker, the reference agent."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from tests.conftest import ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Processes:
+    def __init__(self):
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self, args, env=None, **kw) -> subprocess.Popen:
+        proc = subprocess.Popen(
+            [sys.executable, *args],
+            cwd=ROOT,
+            env={**os.environ, **{k: str(v) for k, v in (env or {}).items()}},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            **kw,
+        )
+        self.procs.append(proc)
+        return proc
+
+    def stop_all(self):
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@pytest.fixture
+def processes(app, services):
+    procs = Processes()
+    yield procs
+    procs.stop_all()
+
+
+@pytest.fixture
+def server(processes):
+    """Start the web server as its own process; returns a function giving its URL."""
+
+    def start(**env) -> str:
+        port = free_port()
+        proc = processes.start(
+            [
+                "-m",
+                "flask",
+                "--app",
+                "app:create_app",
+                "run",
+                "--port",
+                str(port),
+                "--no-reload",
+                "--with-threads",
+            ],
+            env=env,
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(proc.stdout.read())
+            try:
+                if requests.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
+                    return url
+            except requests.RequestException:
+                time.sleep(0.2)
+        raise RuntimeError("server did not start")
+
+    return start
+
+
+def wait_for(predicate, timeout=30.0, interval=0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
