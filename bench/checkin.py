@@ -256,7 +256,7 @@ def pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
     values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
 # --- long-poll wake-up -------------------------------------------------------------------
@@ -301,7 +301,7 @@ def wake_latency(app, host: str, samples: int, pollers: int) -> dict:
             db.session.commit()  # the wake-up is sent after commit
             committed = time.perf_counter()
             with got:
-                got.wait_for(lambda: order_id in received, timeout=25)
+                got.wait_for(lambda oid=order_id: oid in received, timeout=25)
             if order_id in received:
                 latencies.append(received[order_id] - committed)
             time.sleep(0.02)  # let the poller re-arm
@@ -361,15 +361,12 @@ def main() -> int:
     server, host = start_gunicorn(env, args.workers, args.threads)
     results = {}
     try:
-        run = lambda kind, n: measure(
-            host,
-            kind,
-            n,
-            args.load_procs,
-            args.load_threads,
-            args.warmup,
-            args.duration,
-        )
+
+        def run(kind: str, n: int) -> dict:
+            return measure(
+                host, kind, n, args.load_procs, args.load_threads, args.warmup, args.duration
+            )
+
         results["ceiling"] = run("ceiling", 0)
         have = sizes[0]
         for size in sizes:
