@@ -61,6 +61,17 @@ def has_permission(permission: str) -> bool:
     return membership is not None and membership.role.has(permission)
 
 
+def visible_group_ids() -> set[int] | None:
+    """Reporting groups the current member may see and act on; None means all of the
+    organization's groups. (Roles limited to chosen groups narrow this.)"""
+    return None
+
+
+def can_see_group(group_id: int) -> bool:
+    visible = visible_group_ids()
+    return visible is None or group_id in visible
+
+
 def get_in_org_or_404(model: type[T], ident: object, *options) -> T:
     """Load `model` by id within the current organization, or 404. `options` are loader
     options (e.g. joinedload) for the same query."""
