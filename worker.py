@@ -4,4 +4,5 @@ from app import create_app
 from app.tasks.worker import run_worker
 
 if __name__ == "__main__":
-    run_worker(create_app())
+    # Only worker processes may load the private signing keys.
+    run_worker(create_app(PROCESS_ROLE="worker"))

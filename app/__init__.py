@@ -54,11 +54,17 @@ def create_app(config: Config | str | None = None, **overrides) -> Flask:
 
     from app.agent_api import bp as agent_api_bp
     from app.api import bp as api_bp
+    from app.relay import bp as relay_bp
+    from app.relay import wellknown
 
     app.register_blueprint(api_bp)
     app.register_blueprint(agent_api_bp)
+    app.register_blueprint(relay_bp)
+    app.register_blueprint(wellknown)
 
+    # Registers the assistance logic's order-result and agent-restart handlers.
     from app.admin import init_admin
+    from app.assistance import service as _assistance_handlers  # noqa: F401
 
     init_admin(app)
 

@@ -76,6 +76,15 @@ class Config:
         self.RA_AGENT_TIMEOUT_SECONDS = _int(env, "RA_AGENT_TIMEOUT_SECONDS", 120)
         self.RA_CONSENT_TIMEOUT_SECONDS = _int(env, "RA_CONSENT_TIMEOUT_SECONDS", 120)
         self.SIGNING_KEYS_DIR = env.get("SIGNING_KEYS_DIR") or None
+        # Hard cap on an activation file's validity (its `exp`); the relay also checks the
+        # assistance's state, which ends it much sooner in practice.
+        self.RA_FILE_MAX_LIFETIME_SECONDS = _int(env, "RA_FILE_MAX_LIFETIME_SECONDS", 12 * 3600)
+        self.RA_MAX_PASSWORD_ATTEMPTS = _int(env, "RA_MAX_PASSWORD_ATTEMPTS", 5)
+        self.RELAY_MAX_CONNECTS_PER_IP = _int(env, "RELAY_MAX_CONNECTS_PER_IP", 30)
+        self.RELAY_THROTTLE_WINDOW_SECONDS = _int(env, "RELAY_THROTTLE_WINDOW_SECONDS", 60)
+        self.ASSISTANCE_SWEEP_INTERVAL_SECONDS = _int(env, "ASSISTANCE_SWEEP_INTERVAL_SECONDS", 10)
+        # "web" or "worker": only a worker (or the key CLI) may load private signing keys.
+        self.PROCESS_ROLE = env.get("PORTAL_PROCESS_ROLE", "web")
         self.RA_LAUNCHER_PATH = env.get("RA_LAUNCHER_PATH") or None
 
         self.PRUNE_SESSIONS_INTERVAL_SECONDS = _int(env, "PRUNE_SESSIONS_INTERVAL_SECONDS", 600)

@@ -59,8 +59,18 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         from redis.exceptions import RedisError
+        from sqlalchemy.orm.exc import StaleDataError
 
         from app.services.throttle import ThrottleUnavailable
+
+        if isinstance(exc, StaleDataError):
+            from app.extensions import db
+
+            db.session.rollback()
+            message = "This was changed at the same moment by someone else; reload and retry."
+            if wants_json():
+                return json_error(409, message, "concurrent_change")
+            return render_template("error.html", status=409, message=message), 409
 
         if isinstance(exc, RedisError | ThrottleUnavailable):
             log.warning("redis unavailable: %s", type(exc).__name__)

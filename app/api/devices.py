@@ -7,6 +7,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from app.api import bp
 from app.api.auth import require
+from app.assistance.service import availability
 from app.errors import json_error
 from app.models import Device
 from app.services.checkin import last_seen
@@ -17,7 +18,7 @@ from app.services.fleet_queries import (
     session_json,
     sessions_page,
 )
-from app.tenancy import current_org, get_in_org_or_404
+from app.tenancy import current_membership, current_org, get_in_org_or_404
 
 
 @bp.errorhandler(FilterError)
@@ -49,6 +50,13 @@ def get_device(device_id: int):
         Device, device_id, joinedload(Device.reporting_group), selectinload(Device.sessions)
     )
     body = device_json(device, last_seen([device.id]).get(device.id))
+    body["remote_assistance"] = {
+        ra_type: {
+            "available": refusal is None,
+            **({"code": refusal.code, "message": refusal.message} if refusal else {}),
+        }
+        for ra_type, refusal in availability(device, current_membership).items()
+    }
     body["sessions"] = [
         {
             "id": s.id,

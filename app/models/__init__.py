@@ -2,6 +2,7 @@
 
 from app.models.agent_setting import AgentSettingValue
 from app.models.api_token import ApiToken
+from app.models.assistance import Assistance, OperatorDevice, SigningKey
 from app.models.audit import AuditChainHead, AuditEvent
 from app.models.base import Base, utcnow
 from app.models.device import DEVICE_KINDS, Device, DeviceSession
@@ -15,6 +16,7 @@ __all__ = [
     "AgentOrder",
     "AgentSettingValue",
     "ApiToken",
+    "Assistance",
     "AuditChainHead",
     "AuditEvent",
     "AuthSession",
@@ -23,11 +25,13 @@ __all__ = [
     "DeviceSession",
     "EnrollmentToken",
     "Membership",
+    "OperatorDevice",
     "Organization",
     "Product",
     "ReportingGroup",
     "Role",
     "RolePermission",
+    "SigningKey",
     "User",
     "utcnow",
 ]

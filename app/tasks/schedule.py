@@ -32,6 +32,15 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob(
         "prune-sessions", "app.tasks.housekeeping.prune_sessions", "PRUNE_SESSIONS_INTERVAL_SECONDS"
     ),
+    PeriodicJob(
+        "persist-last-seen", "app.tasks.fleet.persist_last_seen", "LAST_SEEN_FLUSH_INTERVAL_SECONDS"
+    ),
+    PeriodicJob("expire-orders", "app.tasks.fleet.expire_orders", "ORDER_SWEEP_INTERVAL_SECONDS"),
+    PeriodicJob(
+        "sweep-assistances",
+        "app.tasks.assistance.sweep_assistances",
+        "ASSISTANCE_SWEEP_INTERVAL_SECONDS",
+    ),
 )
 
 

@@ -28,9 +28,12 @@ class PortalWorker(Worker):
 
 
 def run_worker(app: Flask, queues=ALL_QUEUES, burst: bool = False) -> None:
+    from app.assistance.keys import ensure_key
+
     with app.app_context():
         connection = redis_store.client
         ensure_scheduled()
+        ensure_key()  # the first worker generates the activation-file signing key
         worker = PortalWorker(
             [Queue(q, connection=connection) for q in queues], connection=connection
         )

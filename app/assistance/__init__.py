@@ -1,0 +1,1 @@
+"""Remote assistance (SPEC §4): rules, lifecycle, activation files, relay, cleanup."""

@@ -1,0 +1,312 @@
+"""The end of assistances: relay connect/disconnect with the grace window, expiry (one
+function for every path), and the sweeper that reconciles whatever Redis or a worker lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.extensions import db
+from app.models import AgentOrder, Assistance, Device, utcnow
+from app.services import audit
+from app.services.after_commit import on_commit
+from app.services.orders import create_order
+from app.services.passwords import verify_password
+
+log = logging.getLogger(__name__)
+
+
+class RelayRefused(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _hash(connection_id: str) -> str:
+    return hashlib.sha256(connection_id.encode()).hexdigest()
+
+
+def expire(
+    assistance: Assistance,
+    reason: str,
+    *,
+    state: str = "expired",
+    actor=None,
+    action: str = "assistance.expired",
+) -> bool:
+    """End a live assistance for good: credentials and file dead, file deleted, the agent
+    told (stop order for unattended, end order for interactive). Idempotent; the caller
+    holds the row lock and commits. Returns whether this call ended it."""
+    if not assistance.is_live:
+        return False
+    from app.assistance.service import _end, order_stop
+
+    _end(assistance, state, reason)
+    assistance.password_hash = None  # "the password is expired": nothing left to check
+    device = db.session.get(Device, assistance.device_id)
+    if assistance.type == "unattended":
+        order_stop(assistance, device)
+    else:
+        create_order(device, "ra.end", {"assistance_id": assistance.id})
+    audit.record(
+        action,
+        organization_id=assistance.organization_id,
+        target=assistance,
+        actor=actor,
+        actor_label=None if actor else "system",
+        details={"reason": reason, "state": state},
+    )
+    return True
+
+
+# --- relay -----------------------------------------------------------------------------
+def connect(claims: dict, password: str | None, ip: str) -> tuple[Assistance, str]:
+    """Open a connection for a verified activation file; RelayRefused otherwise."""
+    try:
+        assistance_id = int(claims.get("sub", ""))
+    except ValueError:
+        raise RelayRefused(401, "invalid_activation", "Unknown assistance.") from None
+    assistance = db.session.execute(
+        select(Assistance)
+        .where(Assistance.id == assistance_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if assistance is None or assistance.activation_jti != claims.get("jti"):
+        raise RelayRefused(
+            401,
+            "invalid_activation",
+            "This activation file does not belong to a current assistance.",
+        )
+    now = utcnow()
+    if assistance.state == "locked":
+        raise RelayRefused(
+            423, "locked", "Too many wrong passwords: this assistance is locked. Start a new one."
+        )
+    if assistance.state == "disconnected" and assistance.grace_until <= now:
+        expire(assistance, "grace period over")
+        db.session.commit()
+    if not assistance.is_live:
+        raise RelayRefused(
+            410,
+            "ended",
+            f"This assistance is {assistance.state}; its file and credentials no longer work.",
+        )
+    if assistance.state in ("requested", "awaiting_consent"):
+        raise RelayRefused(409, "not_ready", "The assistance is not ready yet.")
+    if assistance.state == "connected":
+        raise RelayRefused(409, "already_connected", "An operator is already connected.")
+    wrong = assistance.type == "unattended" and not (
+        password and verify_password(assistance.password_hash, password)
+    )
+    if wrong:
+        assistance.failed_password_attempts += 1
+        audit.record(
+            "assistance.wrong_password",
+            organization_id=assistance.organization_id,
+            target=assistance,
+            actor_label="relay",
+            ip=ip,
+            details={"attempt": assistance.failed_password_attempts},
+        )
+        if assistance.failed_password_attempts >= current_app.config["RA_MAX_PASSWORD_ATTEMPTS"]:
+            expire(
+                assistance, "too many wrong passwords", state="locked", action="assistance.locked"
+            )
+            db.session.commit()
+            raise RelayRefused(
+                423, "locked", "Too many wrong passwords: this assistance is now locked."
+            )
+        db.session.commit()
+        raise RelayRefused(401, "wrong_password", "Wrong password.")
+    connection_id = secrets.token_urlsafe(24)
+    assistance.connection_hash = _hash(connection_id)
+    assistance.state = "connected"
+    assistance.connected_at = now
+    assistance.grace_until = None
+    audit.record(
+        "assistance.connected",
+        organization_id=assistance.organization_id,
+        target=assistance,
+        actor_label="relay",
+        ip=ip,
+        details={},
+    )
+    db.session.commit()
+    return assistance, connection_id
+
+
+def disconnect(connection_id: str, ip: str) -> Assistance:
+    assistance = db.session.execute(
+        select(Assistance)
+        .where(Assistance.connection_hash == _hash(connection_id))
+        .with_for_update()
+    ).scalar_one_or_none()
+    if assistance is None or assistance.state != "connected":
+        raise RelayRefused(404, "unknown_connection", "No such open connection.")
+    now = utcnow()
+    assistance.connection_hash = None
+    assistance.disconnected_at = now
+    audit.record(
+        "assistance.disconnected",
+        organization_id=assistance.organization_id,
+        target=assistance,
+        actor_label="relay",
+        ip=ip,
+        details={},
+    )
+    if assistance.type == "unattended":
+        grace = timedelta(seconds=current_app.config["RA_GRACE_SECONDS"])
+        assistance.state = "disconnected"
+        assistance.grace_until = now + grace
+        schedule_grace_end(assistance.id, assistance.grace_until)
+    else:
+        expire(assistance, "the interactive session ended")
+    db.session.commit()
+    return assistance
+
+
+def _sweep_one(assistance_id: int, now) -> str | None:
+    assistance = db.session.execute(
+        select(Assistance)
+        .where(Assistance.id == assistance_id)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if assistance is None:
+        return None
+    if assistance.state == "disconnected" and assistance.grace_until <= now:
+        return "grace" if expire(assistance, "grace period over") else None
+    if assistance.state == "ready" and assistance.ready_until <= now:
+        return "ttl" if expire(assistance, "never connected before its time to live") else None
+    if assistance.state not in ("requested", "awaiting_consent"):
+        return None
+    order = db.session.get(AgentOrder, assistance.start_order_id)
+    if order is None or order.status not in ("expired", "failed"):
+        return None
+    from app.assistance.service import _end, order_stop
+
+    _end(
+        assistance,
+        "failed",
+        "the agent did not answer in time"
+        if order.status == "expired"
+        else f"agent error: {order.error}",
+    )
+    audit.record(
+        "assistance.failed",
+        organization_id=assistance.organization_id,
+        target=assistance,
+        actor_label="system",
+        details={"reason": assistance.end_reason},
+    )
+    if assistance.type == "unattended":
+        order_stop(assistance)
+    return "unanswered"
+
+
+def schedule_grace_end(assistance_id: int, when) -> None:
+    def push():
+        from rq import Queue
+
+        from app.extensions import redis_store
+        from app.tasks import QUEUE_DEFAULT
+
+        Queue(QUEUE_DEFAULT, connection=redis_store.client).enqueue_at(
+            when + timedelta(seconds=1),
+            "app.tasks.assistance.expire_after_grace",
+            assistance_id,
+            job_id=f"grace-{assistance_id}-{int(when.timestamp())}",
+        )
+
+    on_commit(push)
+
+
+# --- expiry ----------------------------------------------------------------------------
+def expire_after_grace(assistance_id: int) -> bool:
+    """The scheduled end of a grace window (the sweeper is the safety net)."""
+    assistance = db.session.execute(
+        select(Assistance)
+        .where(Assistance.id == assistance_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if (
+        assistance is None
+        or assistance.state != "disconnected"
+        or assistance.grace_until > utcnow()
+    ):
+        db.session.rollback()
+        return False
+    expire(assistance, "grace period over")
+    db.session.commit()
+    return True
+
+
+def sweep(limit: int = 200) -> dict[str, int]:
+    """Expire what is due and fail what the agent never answered; each row once, whatever
+    the number of workers: rows are claimed with SKIP LOCKED where the database has it, and
+    the version check makes a second writer of the same row fail and skip it."""
+    now = utcnow()
+    counts = {"grace": 0, "ttl": 0, "unanswered": 0, "teardown": 0}
+    due = (
+        db.session.execute(
+            select(Assistance.id)
+            .where(
+                or_(
+                    and_(Assistance.state == "disconnected", Assistance.grace_until <= now),
+                    and_(Assistance.state == "ready", Assistance.ready_until <= now),
+                    Assistance.state.in_(("requested", "awaiting_consent")),
+                )
+            )
+            .order_by(Assistance.id)
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
+    db.session.rollback()
+    for assistance_id in due:
+        try:
+            kind = _sweep_one(assistance_id, now)
+            db.session.commit()
+        except StaleDataError:
+            db.session.rollback()  # another sweeper got there first
+            continue
+        if kind:
+            counts[kind] += 1
+    # Stop orders nobody answered: flag the teardown as unconfirmed.
+    pending = (
+        db.session.execute(
+            select(Assistance)
+            .join(AgentOrder, AgentOrder.id == Assistance.stop_order_id)
+            .where(Assistance.teardown == "pending", AgentOrder.status == "expired")
+            .limit(limit)
+            .with_for_update(of=Assistance, skip_locked=True)
+        )
+        .scalars()
+        .all()
+    )
+    for assistance in pending:
+        assistance.teardown = "unconfirmed"
+        audit.record(
+            "assistance.teardown_unconfirmed",
+            organization_id=assistance.organization_id,
+            target=assistance,
+            actor_label="system",
+            details={"reason": "the agent did not confirm the service removal"},
+        )
+        counts["teardown"] += 1
+    try:
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()  # another sweeper flagged them
+        counts["teardown"] = 0
+    return counts

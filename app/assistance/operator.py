@@ -1,0 +1,161 @@
+"""What the initiating operator does with a live assistance: reveal the credentials once,
+download the file, launch Flexxible Tools, end or revoke."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from app.agent_settings.resolution import effective_settings
+from app.assistance.lifecycle import expire
+from app.assistance.rules import Refusal
+from app.assistance.service import (
+    SEAL_PURPOSE,
+    TOOLS,
+    AssistanceRefused,
+    _refuse,
+    operator_device_of,
+)
+from app.extensions import db
+from app.models import Assistance, Device, Membership, User, utcnow
+from app.services import audit, sealing
+from app.services.orders import create_order
+
+
+def _own(assistance: Assistance, operator: User) -> None:
+    if assistance.operator_id != operator.id:
+        raise _refuse(
+            "not_initiator", "Only the operator who started this assistance can do that.", 403
+        )
+
+
+def reveal(assistance: Assistance, operator: User) -> dict[str, str]:
+    """Session ID and password, once. The sealed copy is destroyed as it is shown."""
+    _own(assistance, operator)
+    if assistance.type != "unattended":
+        raise _refuse(
+            "not_unattended",
+            "Only unattended assistances have a password; "
+            "interactive ones ask the user's consent instead.",
+        )
+    if assistance.revealed_at is not None:
+        raise _refuse(
+            "already_revealed",
+            "The credentials were already shown once; they "
+            "cannot be shown again. End this assistance and start a new one.",
+        )
+    if assistance.state not in ("ready", "connected", "disconnected"):
+        raise _refuse(
+            "not_ready",
+            f"The assistance is {assistance.state}: credentials are "
+            "available once the agent has started the service.",
+        )
+    if assistance.sealed_password is None:
+        raise _refuse("already_revealed", "The credentials are no longer available.")
+    secret = sealing.open_sealed(SEAL_PURPOSE, assistance.sealed_password)
+    assistance.sealed_password = None
+    assistance.revealed_at = utcnow()
+    audit.record(
+        "assistance.revealed",
+        organization_id=assistance.organization_id,
+        target=assistance,
+        actor=operator,
+        details={},
+    )
+    db.session.commit()
+    return {"session_id": assistance.sid, "password": secret["password"]}
+
+
+def download(assistance: Assistance, operator: User) -> bytes:
+    _own(assistance, operator)
+    if assistance.state not in ("ready", "connected", "disconnected"):
+        raise _refuse(
+            "not_ready",
+            f"The assistance is {assistance.state}: there is no activation file to download.",
+            409,
+        )
+    if assistance.activation_file is None:
+        raise _refuse(
+            "file_not_ready", "The activation file is being signed; try again in a moment.", 409
+        )
+    audit.record(
+        "assistance.file_downloaded",
+        organization_id=assistance.organization_id,
+        target=assistance,
+        actor=operator,
+        details={"file_kind": assistance.file_kind},
+    )
+    db.session.commit()
+    return assistance.activation_file
+
+
+def end(assistance: Assistance, actor: User, revoke: bool = False) -> Assistance:
+    """End now (no grace): credentials and file stop working, the agent is told."""
+    locked = db.session.execute(
+        select(Assistance)
+        .where(Assistance.id == assistance.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+    if not locked.is_live:
+        raise _refuse("not_live", f"The assistance is already {locked.state}.")
+    reason = "revoked by operator" if revoke else "ended by operator"
+    state = "cancelled" if locked.connected_at is None else "expired"
+    expire(
+        locked,
+        reason,
+        state=state,
+        actor=actor,
+        action="assistance.revoked" if revoke else "assistance.ended",
+    )
+    db.session.commit()
+    return locked
+
+
+def tools_refusal(assistance: Assistance, membership: Membership) -> str | None:
+    """Why Flexxible Tools cannot be launched now, or None (SPEC §4)."""
+    if assistance.type != "interactive":
+        return "Flexxible Tools are available in interactive assistance only."
+    if assistance.state != "connected":
+        return "Flexxible Tools are available while the operator is connected."
+    device = db.session.get(Device, assistance.device_id)
+    if not effective_settings(device.reporting_group, membership.role)["flexxible_tools"].value:
+        return (
+            f"Flexxible Tools are not enabled for the role {membership.role.name} in "
+            f"reporting group {device.reporting_group.name}."
+        )
+    mine = operator_device_of(assistance.operator_id, assistance.organization_id)
+    if mine is None:
+        return "Register your operator device (Profile) to use Flexxible Tools."
+    if mine.environment != device.environment:
+        return (
+            f"Your device is in FlexxAgent environment {mine.environment or '(none)'} and "
+            f"{device.hostname} in {device.environment or '(none)'}: they must match."
+        )
+    return None
+
+
+def launch_tool(assistance: Assistance, operator: User, membership: Membership, tool: str) -> None:
+    _own(assistance, operator)
+    if tool not in TOOLS:
+        raise _refuse(
+            "unknown_tool",
+            f"{tool!r} is not a Flexxible Tool; choose one of {', '.join(TOOLS)}.",
+            400,
+        )
+    if (why := tools_refusal(assistance, membership)) is not None:
+        raise AssistanceRefused(Refusal("tools_not_allowed", why, 403))
+    device = db.session.get(Device, assistance.device_id)
+    create_order(
+        device,
+        "tools.launch",
+        {"assistance_id": assistance.id, "session_key": assistance.session_key, "tool": tool},
+        actor=operator,
+    )
+    audit.record(
+        "assistance.tool_launched",
+        organization_id=assistance.organization_id,
+        target=assistance,
+        actor=operator,
+        details={"tool": tool},
+    )
+    db.session.commit()

@@ -1,0 +1,188 @@
+"""Whether a remote assistance may start: every refusal of SPEC §4, computed once.
+
+`check(...)` raises nothing; it returns a `Refusal` (code, message, status) or None. The
+start service refuses with it; the device page and the API show it per type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from app.agent_settings.resolution import EffectiveSetting
+from app.extensions import db
+from app.models import Assistance, Device, DeviceSession
+from app.models.assistance import LIVE_STATES, REQUESTED_TYPES
+
+MIN_AGENT = (23, 7)
+MIN_AGENT_DYNAMIC = (24, 9, 2)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    code: str
+    message: str
+    status: int = 409
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+def parse_version(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(p) for p in text.split("."))
+    except ValueError:
+        return ()
+
+
+def _fmt(version: tuple[int, ...]) -> str:
+    return ".".join(str(p) for p in version)
+
+
+def active_sessions(device: Device) -> list[DeviceSession]:
+    return [s for s in device.sessions if s.state == "active"]
+
+
+def live_assistance(device_id: int) -> Assistance | None:
+    return db.session.execute(
+        db.select(Assistance).where(
+            Assistance.device_id == device_id, Assistance.state.in_(LIVE_STATES)
+        )
+    ).scalar_one_or_none()
+
+
+def check(
+    device: Device,
+    requested: str,
+    *,
+    can_start: bool,
+    types_setting: EffectiveSetting,
+    online: bool,
+    session_key: str | None = None,
+    busy: Assistance | None = None,
+) -> Refusal | None:
+    """Why `requested` cannot start on `device` now, or None. `types_setting` is the group's
+    effective `remote_assistance.types`; `busy` the device's live assistance, if any."""
+    name = device.hostname
+    group = device.reporting_group.name
+    if requested not in REQUESTED_TYPES:
+        return Refusal(
+            "unknown_type",
+            f"{requested!r} is not a remote assistance type; "
+            "choose interactive, unattended or dynamic.",
+            400,
+        )
+    if not can_start:
+        return Refusal(
+            "ra_not_permitted",
+            "Your role does not allow starting remote "
+            "assistance (permission ra.start); ask an administrator.",
+            403,
+        )
+    if not device.is_windows:
+        return Refusal(
+            "not_windows",
+            f"{name} runs {device.os_name or 'an unknown OS'}; "
+            "remote assistance supports Windows devices only.",
+        )
+    version = parse_version(device.agent_version)
+    if version < MIN_AGENT:
+        return Refusal(
+            "agent_too_old",
+            f"{name} runs FlexxAgent {device.agent_version or '?'}; "
+            f"remote assistance needs {_fmt(MIN_AGENT)} or later. Update the agent.",
+        )
+    if requested == "dynamic" and version < MIN_AGENT_DYNAMIC:
+        return Refusal(
+            "agent_too_old_for_dynamic",
+            f"{name} runs FlexxAgent {device.agent_version}; dynamic remote "
+            f"assistance needs {_fmt(MIN_AGENT_DYNAMIC)} or later. Update the agent, "
+            "or start an interactive or unattended assistance if the group allows.",
+        )
+    enabled = types_setting.value or []
+    where = f"reporting group {group}"
+    if not enabled:
+        return Refusal(
+            "ra_disabled",
+            f"Remote assistance is disabled for {where} "
+            f"({types_setting.label}). An administrator can enable it in Settings → "
+            "Reporting groups → FlexxAgent settings.",
+        )
+    if enabled == ["dynamic"] and requested != "dynamic":
+        return Refusal(
+            "dynamic_only",
+            f"{where.capitalize()} is configured for dynamic remote "
+            f"assistance: start a dynamic assistance instead; it chooses interactive "
+            "or unattended from the device's user sessions.",
+        )
+    if requested not in enabled:
+        return Refusal(
+            "type_not_enabled",
+            f"{where.capitalize()} does not allow {requested} "
+            f"remote assistance (it allows {', '.join(enabled)}). Choose an allowed "
+            "type, or ask an administrator to enable it.",
+        )
+    if not online:
+        return Refusal(
+            "device_offline",
+            f"{name} is offline: its FlexxAgent has not checked in "
+            "recently. It must be online to receive the assistance order.",
+        )
+    if busy is not None:
+        return Refusal(
+            "device_busy",
+            f"{name} already has a live remote assistance "
+            f"(#{busy.id}, {busy.state}). End it before starting another.",
+        )
+    if requested in ("interactive", "dynamic"):
+        return _session_refusal(device, requested, session_key)
+    return None
+
+
+def _session_refusal(device: Device, requested: str, session_key: str | None) -> Refusal | None:
+    active = active_sessions(device)
+    if session_key is not None:
+        if not any(s.session_key == session_key for s in active):
+            return Refusal(
+                "session_not_active",
+                f"User session {session_key} is not an active "
+                f"session on {device.hostname}; refresh the sessions and choose "
+                "an active one.",
+            )
+        return None
+    if requested == "interactive" and not active:
+        return Refusal(
+            "no_active_session",
+            f"{device.hostname} has no active user session to "
+            "assist interactively; use unattended (or dynamic) assistance instead.",
+        )
+    if len(active) > 1:
+        return Refusal(
+            "session_required",
+            f"{device.hostname} has {len(active)} active user "
+            "sessions; choose the session to assist (from the Sessions view).",
+        )
+    return None
+
+
+def decide_dynamic(device: Device, session_key: str | None) -> tuple[str, str | None, str]:
+    """Dynamic: interactive on the active session if there is one, else unattended.
+    Returns (type, session key, reason)."""
+    active = active_sessions(device)
+    if session_key is not None:
+        return "interactive", session_key, f"dynamic: chosen active session {session_key}"
+    if active:
+        s = active[0]
+        return (
+            "interactive",
+            s.session_key,
+            (f"dynamic: active user session {s.session_key} ({s.username}) found"),
+        )
+    return "unattended", None, "dynamic: no active user session on the device"
+
+
+def checkin_online(device: Device, last_seen) -> bool:
+    return device.is_online(
+        current_app.config["AGENT_CHECKIN_INTERVAL_SECONDS"], last_seen=last_seen
+    )

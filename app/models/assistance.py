@@ -1,0 +1,199 @@
+"""Remote assistance: the assistance itself, operators' own devices, and signing keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.models.base import Base, utcnow
+from app.models.device import Device, _in
+from app.models.user import User
+
+RA_TYPES = ("interactive", "unattended")
+REQUESTED_TYPES = ("interactive", "unattended", "dynamic")
+STATES = (
+    "requested",
+    "awaiting_consent",
+    "ready",
+    "connected",
+    "disconnected",
+    "expired",
+    "denied",
+    "failed",
+    "interrupted",
+    "cancelled",
+    "locked",
+)
+# At most one of these per device (partial unique index).
+LIVE_STATES = ("requested", "awaiting_consent", "ready", "connected", "disconnected")
+FILE_KINDS = ("flxra", "exe")
+TEARDOWN = ("none", "pending", "confirmed", "unconfirmed")
+
+_LIVE_SQL = "state IN (" + ", ".join(f"'{s}'" for s in LIVE_STATES) + ")"
+
+
+class Assistance(Base):
+    __tablename__ = "assistances"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["device_id", "organization_id"],
+            ["devices.id", "devices.organization_id"],
+            ondelete="CASCADE",
+        ),
+        CheckConstraint(_in("state", STATES), name="state"),
+        CheckConstraint(_in("type", RA_TYPES), name="type"),
+        CheckConstraint(_in("requested_type", REQUESTED_TYPES), name="requested_type"),
+        CheckConstraint(_in("file_kind", FILE_KINDS), name="file_kind"),
+        CheckConstraint(_in("teardown", TEARDOWN), name="teardown"),
+        CheckConstraint("failed_password_attempts >= 0", name="attempts"),
+        # One live assistance per device, enforced by the database.
+        Index(
+            "uq_assistances_live_device",
+            "device_id",
+            unique=True,
+            postgresql_where=text(_LIVE_SQL),
+            sqlite_where=text(_LIVE_SQL),
+        ),
+        Index("ix_assistances_state_deadlines", "state", "grace_until", "ready_until"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    device_id: Mapped[int] = mapped_column(index=True)
+    operator_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    operator_device_id: Mapped[int | None] = mapped_column(Integer)
+    requested_type: Mapped[str] = mapped_column(String(20))
+    type: Mapped[str] = mapped_column(String(20))
+    decision_reason: Mapped[str] = mapped_column(String(255), default="")
+    state: Mapped[str] = mapped_column(String(20), default="requested")
+    session_key: Mapped[str | None] = mapped_column(String(64))
+    session_username: Mapped[str] = mapped_column(String(255), default="")
+    file_kind: Mapped[str] = mapped_column(String(10), default="exe")
+    sid: Mapped[str] = mapped_column(String(9))
+    # Unattended only: argon2id hash; the sealed copy exists until delivered and revealed.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    sealed_password: Mapped[bytes | None] = mapped_column(LargeBinary)
+    revealed_at: Mapped[datetime | None]
+    failed_password_attempts: Mapped[int] = mapped_column(default=0)
+    # Snapshot of what the file grants, decided at start.
+    audio_redirection: Mapped[bool] = mapped_column(default=False)
+    proxy_url: Mapped[str] = mapped_column(String(2048), default="")
+    tools: Mapped[list[str]] = mapped_column(JSON, default=list)
+    agent_instance_id: Mapped[str | None] = mapped_column(String(64))
+    start_order_id: Mapped[int | None] = mapped_column(Integer)
+    stop_order_id: Mapped[int | None] = mapped_column(Integer)
+    # The signed activation file (deleted when the assistance ends).
+    activation_file: Mapped[bytes | None] = mapped_column(LargeBinary)
+    activation_jti: Mapped[str | None] = mapped_column(String(64), unique=True)
+    activation_kid: Mapped[str | None] = mapped_column(String(64))
+    activation_expires_at: Mapped[datetime | None]
+    signed_at: Mapped[datetime | None]
+    connection_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ready_at: Mapped[datetime | None]
+    ready_until: Mapped[datetime | None]
+    connected_at: Mapped[datetime | None]
+    disconnected_at: Mapped[datetime | None]
+    grace_until: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str] = mapped_column(String(255), default="")
+    teardown: Mapped[str] = mapped_column(String(20), default="none")
+    # Optimistic lock: two writers of one assistance never both succeed, even where the
+    # database cannot lock rows (SQLite), so each assistance ends exactly once.
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    device: Mapped[Device] = relationship(overlaps="organization")
+    operator: Mapped[User | None] = relationship()
+
+    @property
+    def is_live(self) -> bool:
+        return self.state in LIVE_STATES
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "state": self.state,
+            "type": self.type,
+            "requested_type": self.requested_type,
+            "decision_reason": self.decision_reason,
+            "device": {"id": self.device_id, "hostname": self.device.hostname},
+            "session_key": self.session_key,
+            "operator": {
+                "id": self.operator_id,
+                "name": self.operator.name or self.operator.email if self.operator else None,
+            },
+            "session_id": self.sid
+            if self.state in ("ready", "connected", "disconnected")
+            else None,
+            "file_kind": self.file_kind,
+            "file_ready": self.activation_file is not None,
+            "password_revealed": self.revealed_at is not None,
+            "tools": self.tools,
+            "created_at": self.created_at.isoformat(),
+            "ready_until": _iso(self.ready_until),
+            "connected_at": _iso(self.connected_at),
+            "grace_until": _iso(self.grace_until),
+            "ended_at": _iso(self.ended_at),
+            "end_reason": self.end_reason,
+            "teardown": self.teardown,
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+class OperatorDevice(Base):
+    """The device an operator works from (runs FlexxAgent): activation files are `.flxra`
+    for them, and Flexxible Tools need it in the assisted device's environment."""
+
+    __tablename__ = "operator_devices"
+    __table_args__ = (
+        UniqueConstraint("user_id", "organization_id"),
+        ForeignKeyConstraint(
+            ["device_id", "organization_id"],
+            ["devices.id", "devices.organization_id"],
+            ondelete="CASCADE",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    device_id: Mapped[int] = mapped_column()
+
+    device: Mapped[Device] = relationship(overlaps="organization")
+
+
+class SigningKey(Base):
+    """The public half of an activation-file signing key (the private half lives only in
+    the worker's SIGNING_KEYS_DIR). Published in the JWKS until `published_until`."""
+
+    __tablename__ = "signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    retired_at: Mapped[datetime | None]
+    # Files signed by a retired key expire at the latest by then.
+    published_until: Mapped[datetime | None]

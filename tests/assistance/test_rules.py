@@ -1,0 +1,73 @@
+"""Every refusal of SPEC §4 through the API, with its own code and a message saying why."""
+
+import pytest
+
+# (device, requested type, expected code) — the device page and the API show the same.
+REFUSALS = [
+    ("linux", "unattended", "not_windows"),
+    ("old", "interactive", "agent_too_old"),
+    ("kiosk_old", "dynamic", "agent_too_old_for_dynamic"),
+    ("closed", "interactive", "ra_disabled"),
+    ("kiosk", "unattended", "dynamic_only"),
+    ("kiosk_user", "interactive", "dynamic_only"),
+    ("laptop", "dynamic", "type_not_enabled"),
+    ("offline", "interactive", "device_offline"),
+    ("nosession", "interactive", "no_active_session"),
+    ("multi", "interactive", "session_required"),
+    ("multi", "dynamic", "type_not_enabled"),
+]
+
+
+@pytest.mark.parametrize(("device", "ra_type", "code"), REFUSALS)
+def test_refusals_have_their_own_code_and_message(client, world, device, ra_type, code):
+    response = client.post(
+        "/api/v1/assistances",
+        headers=world["tokens"]["operator"],
+        json={"device_id": world[device], "type": ra_type},
+    )
+    assert response.status_code == 409, response.get_json()
+    error = response.get_json()["error"]
+    assert error["code"] == code
+    assert len(error["message"]) > 20
+    shown = client.get(
+        f"/api/v1/devices/{world[device]}", headers=world["tokens"]["operator"]
+    ).get_json()["remote_assistance"]
+    assert shown[ra_type] == {"available": False, "code": code, "message": error["message"]}
+
+
+def test_role_without_ra_start_is_refused(client, world):
+    response = client.post(
+        "/api/v1/assistances",
+        headers=world["tokens"]["auditor"],
+        json={"device_id": world["laptop"], "type": "interactive"},
+    )
+    assert response.status_code == 403
+
+
+def test_device_api_shows_what_can_start(client, world):
+    shown = client.get(
+        f"/api/v1/devices/{world['laptop']}", headers=world["tokens"]["operator"]
+    ).get_json()["remote_assistance"]
+    assert shown["interactive"] == {"available": True}
+    assert shown["unattended"] == {"available": True}
+    assert shown["dynamic"]["code"] == "type_not_enabled"
+
+
+def test_bad_requests_are_400(client, world):
+    headers = world["tokens"]["operator"]
+    for body in (
+        {"type": "interactive"},
+        {"device_id": "x", "type": "interactive"},
+        {"device_id": world["laptop"]},
+        [],
+        {"device_id": world["laptop"], "session_id": 1, "type": "interactive"},
+    ):
+        response = client.post("/api/v1/assistances", headers=headers, json=body)
+        assert response.status_code == 400, body
+    unknown = client.post(
+        "/api/v1/assistances",
+        headers=headers,
+        json={"device_id": world["laptop"], "type": "remote"},
+    )
+    assert unknown.status_code == 400
+    assert unknown.get_json()["error"]["code"] == "unknown_type"
