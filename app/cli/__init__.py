@@ -134,3 +134,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(create_admin_command)
     app.cli.add_command(audit_cli)
     app.cli.add_command(token_cli)
+
+    from app.cli.ra import ra_cli
+
+    app.cli.add_command(ra_cli)

@@ -63,6 +63,13 @@ def profile():
                 return redirect(url_for("portal.profile"))
     elif request.method == "POST":
         status = 400
+    from app.assistance.service import operator_device_of
+    from app.tenancy import current_org
+
+    operator_device = operator_device_of(current_user.id, current_org.id) if current_org else None
     return render_template(
-        "portal/profile.html", form=form, tokens=api_tokens.tokens_of(current_user.id)
+        "portal/profile.html",
+        form=form,
+        tokens=api_tokens.tokens_of(current_user.id),
+        operator_device=operator_device,
     ), status

@@ -21,21 +21,31 @@ def free_port() -> int:
 
 
 class Processes:
-    def __init__(self):
+    """Child processes whose output goes to files (read with `output()`), so a chatty
+    process can never block on a full pipe."""
+
+    def __init__(self, tmp):
         self.procs: list[subprocess.Popen] = []
+        self.tmp = tmp
 
     def start(self, args, env=None, **kw) -> subprocess.Popen:
-        proc = subprocess.Popen(
-            [sys.executable, *args],
-            cwd=ROOT,
-            env={**os.environ, **{k: str(v) for k, v in (env or {}).items()}},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            **kw,
-        )
+        log_path = self.tmp / f"proc-{len(self.procs)}.log"
+        with open(log_path, "w") as log:
+            proc = subprocess.Popen(
+                [sys.executable, *args],
+                cwd=ROOT,
+                env={**os.environ, **{k: str(v) for k, v in (env or {}).items()}},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                text=True,
+                **kw,
+            )
+        proc.log_path = log_path
         self.procs.append(proc)
         return proc
+
+    def output(self) -> str:
+        return "".join(p.log_path.read_text() for p in self.procs)
 
     def stop_all(self):
         for proc in self.procs:
@@ -49,8 +59,8 @@ class Processes:
 
 
 @pytest.fixture
-def processes(app, services):
-    procs = Processes()
+def processes(app, services, tmp_path):
+    procs = Processes(tmp_path)
     yield procs
     procs.stop_all()
 
@@ -59,8 +69,8 @@ def processes(app, services):
 def server(processes):
     """Start the web server as its own process; returns a function giving its URL."""
 
-    def start(**env) -> str:
-        port = free_port()
+    def start(port: int | None = None, **env) -> str:
+        port = port or free_port()
         proc = processes.start(
             [
                 "-m",
@@ -79,7 +89,7 @@ def server(processes):
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise RuntimeError(proc.stdout.read())
+                raise RuntimeError(processes.output())
             try:
                 if requests.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
                     return url

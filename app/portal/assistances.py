@@ -1,0 +1,282 @@
+"""Workspaces → Operations → Remote Assistance: start, follow live, reveal, download, end."""
+
+from __future__ import annotations
+
+from flask import (
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
+
+from app.assistance import files
+from app.assistance.operator import download, end, launch_tool, reveal, tools_refusal
+from app.assistance.service import (
+    TOOLS,
+    AssistanceRefused,
+    availability,
+    load_device,
+    operator_device_of,
+    start_assistance,
+)
+from app.extensions import db
+from app.models import Assistance, Device, DeviceSession, OperatorDevice
+from app.models.assistance import LIVE_STATES, STATES
+from app.portal import bp
+from app.tenancy import (
+    can_see_group,
+    current_membership,
+    current_org,
+    get_in_org_or_404,
+    permission_required,
+    visible_group_ids,
+)
+
+PAGE_SIZE = 50
+
+
+def _me():
+    return current_user._get_current_object()
+
+
+def _device(device_id: int) -> Device:
+    try:
+        return load_device(device_id, current_org.id)
+    except AssistanceRefused:
+        abort(404)
+
+
+def _assistance(assistance_id: int) -> Assistance:
+    row = get_in_org_or_404(
+        Assistance, assistance_id, joinedload(Assistance.device), joinedload(Assistance.operator)
+    )
+    if not can_see_group(row.device.reporting_group_id):
+        abort(404)
+    return row
+
+
+@bp.route("/workspaces/devices/<int:device_id>/assist", methods=["GET", "POST"])
+@permission_required("devices.view")
+def start_assist(device_id: int):
+    device = _device(device_id)
+    session = None
+    if request.values.get("session"):
+        session = db.session.execute(
+            select(DeviceSession).where(
+                DeviceSession.id == request.values.get("session", type=int),
+                DeviceSession.device_id == device.id,
+            )
+        ).scalar_one_or_none()
+        if session is None:
+            abort(404)
+    status, error = 200, None
+    if request.method == "POST":
+        try:
+            assistance = start_assistance(
+                _me(),
+                current_membership._get_current_object(),
+                requested_type=request.form.get("type", ""),
+                device_id=None if session else device.id,
+                session_id=session.id if session else None,
+            )
+        except AssistanceRefused as exc:
+            status, error = exc.refusal.status, exc.refusal
+            device = _device(device_id)
+        else:
+            return redirect(url_for("portal.assistance_page", assistance_id=assistance.id))
+    return render_template(
+        "workspaces/assist.html",
+        device=device,
+        session=session,
+        error=error,
+        options=availability(device, current_membership),
+        operator_device=operator_device_of(current_user.id, current_org.id),
+    ), status
+
+
+@bp.route("/workspaces/assistances/<int:assistance_id>")
+@permission_required("devices.view")
+def assistance_page(assistance_id: int):
+    return render_template(
+        "workspaces/assistance.html",
+        a=_assistance(assistance_id),
+        **_live_context(_assistance(assistance_id)),
+    )
+
+
+def _live_context(a: Assistance) -> dict:
+    mine = a.operator_id == current_user.id
+    return {
+        "mine": mine,
+        "tools": TOOLS,
+        "tools_refusal": tools_refusal(a, current_membership) if mine else None,
+    }
+
+
+@bp.route("/workspaces/assistances/<int:assistance_id>/live")
+@permission_required("devices.view")
+def assistance_live(assistance_id: int):
+    a = _assistance(assistance_id)
+    return render_template("workspaces/_assistance_live.html", a=a, **_live_context(a))
+
+
+@bp.route("/workspaces/assistances/<int:assistance_id>/reveal", methods=["POST"])
+@permission_required("ra.start")
+def assistance_reveal(assistance_id: int):
+    try:
+        return jsonify(reveal(_assistance(assistance_id), _me()))
+    except AssistanceRefused as exc:
+        db.session.rollback()
+        return jsonify({"error": exc.refusal.as_dict()}), exc.refusal.status
+
+
+@bp.route("/workspaces/assistances/<int:assistance_id>/file")
+@permission_required("ra.start")
+def assistance_file(assistance_id: int):
+    a = _assistance(assistance_id)
+    try:
+        content = download(a, _me())
+    except AssistanceRefused as exc:
+        db.session.rollback()
+        abort(exc.refusal.status, description=exc.refusal.message)
+    return Response(
+        content,
+        mimetype="application/octet-stream",
+        headers={
+            "Content-Disposition": f'attachment; filename="{files.filename(a)}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@bp.route("/workspaces/assistances/<int:assistance_id>/end", methods=["POST"])
+@permission_required("ra.start")
+def assistance_end(assistance_id: int):
+    try:
+        end(_assistance(assistance_id), _me(), revoke=request.form.get("revoke") == "1")
+    except AssistanceRefused as exc:
+        db.session.rollback()
+        flash(exc.refusal.message, "error")
+    return redirect(url_for("portal.assistance_page", assistance_id=assistance_id))
+
+
+@bp.route("/workspaces/assistances/<int:assistance_id>/tools", methods=["POST"])
+@permission_required("ra.start")
+def assistance_tool(assistance_id: int):
+    tool = request.form.get("tool", "")
+    try:
+        launch_tool(
+            _assistance(assistance_id), _me(), current_membership._get_current_object(), tool
+        )
+        flash(f"{tool} launched on the device.", "success")
+    except AssistanceRefused as exc:
+        db.session.rollback()
+        flash(exc.refusal.message, "error")
+    return redirect(url_for("portal.assistance_page", assistance_id=assistance_id))
+
+
+@bp.route("/workspaces/assistances")
+@permission_required("devices.view")
+def assistances():
+    args = request.args
+    conditions = [Assistance.organization_id == current_org.id]
+    visible = visible_group_ids()
+    if visible is not None:
+        conditions.append(Device.reporting_group_id.in_(visible))
+    if (state := args.get("state", "")) in STATES:
+        conditions.append(Assistance.state == state)
+    elif state == "live":
+        conditions.append(Assistance.state.in_(LIVE_STATES))
+    if (ra_type := args.get("type", "")) in ("interactive", "unattended"):
+        conditions.append(Assistance.type == ra_type)
+    if args.get("mine") == "1":
+        conditions.append(Assistance.operator_id == current_user.id)
+    if q := args.get("q", "").strip():
+        conditions.append(Device.hostname.ilike(f"%{q}%"))
+    page = max(1, args.get("page", 1, type=int) or 1)
+    base = select(Assistance).join(Assistance.device).where(*conditions)
+    total = db.session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
+    rows = (
+        db.session.execute(
+            base.options(joinedload(Assistance.device), joinedload(Assistance.operator))
+            .order_by(Assistance.id.desc())
+            .limit(PAGE_SIZE)
+            .offset((page - 1) * PAGE_SIZE)
+        )
+        .scalars()
+        .all()
+    )
+    return render_template(
+        "workspaces/assistances.html",
+        rows=rows,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // PAGE_SIZE)),
+        args=args,
+        states=STATES,
+    )
+
+
+@bp.route("/profile/operator-device", methods=["POST"])
+@permission_required("devices.view")
+def set_operator_device():
+    from app.services import audit
+
+    hostname = request.form.get("hostname", "").strip()
+    existing = db.session.execute(
+        select(OperatorDevice).where(
+            OperatorDevice.user_id == current_user.id,
+            OperatorDevice.organization_id == current_org.id,
+        )
+    ).scalar_one_or_none()
+    if not hostname:
+        if existing is not None:
+            db.session.delete(existing)
+            audit.record(
+                "operator_device.cleared",
+                organization_id=current_org.id,
+                target=("User", current_user.id),
+            )
+        db.session.commit()
+        flash("Operator device cleared: activation files will be .exe.", "success")
+        return redirect(url_for("portal.profile"))
+    matches = [
+        d
+        for d in db.session.execute(
+            select(Device).where(
+                Device.organization_id == current_org.id,
+                func.lower(Device.hostname) == hostname.lower(),
+            )
+        ).scalars()
+        if can_see_group(d.reporting_group_id)
+    ]
+    if len(matches) != 1:
+        flash(
+            f"No single device named {hostname} in {current_org.name}: check the hostname "
+            "in Workspaces.",
+            "error",
+        )
+        return redirect(url_for("portal.profile")), 303
+    device = matches[0]
+    if existing is None:
+        existing = OperatorDevice(
+            user_id=current_user.id, organization_id=current_org.id, device_id=device.id
+        )
+        db.session.add(existing)
+    existing.device_id = device.id
+    audit.record(
+        "operator_device.registered",
+        organization_id=current_org.id,
+        target=device,
+        details={"hostname": device.hostname},
+    )
+    db.session.commit()
+    flash(f"{device.hostname} is your operator device: activation files will be .flxra.", "success")
+    return redirect(url_for("portal.profile"))
