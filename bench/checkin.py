@@ -29,15 +29,15 @@ import multiprocessing as mp
 import os
 import random
 import secrets
-import socket
 import subprocess
 import sys
 import threading
 import time
-from urllib.parse import urlsplit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+from bench.common import ensure_database, pct, start_gunicorn  # noqa: E402
 
 INSTANCE = "bench-instance"
 SESSIONS = [{"session_key": "1", "username": "ACME\\user", "state": "active", "kind": "console"}]
@@ -55,17 +55,6 @@ def device_token(i: int) -> str:
 
 
 # --- database --------------------------------------------------------------------------
-def ensure_database(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url.replace("postgresql+psycopg", "postgresql"))
-    name = parts.path.lstrip("/")
-    admin = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
 def prepare(app) -> tuple[int, int]:
     """Fresh schema, one organization with a product and a group; returns their ids."""
     from flask_migrate import upgrade
@@ -123,48 +112,6 @@ def add_devices(app, org_id: int, group_id: int, start: int, stop: int) -> None:
             raw.commit()
         finally:
             raw.close()
-
-
-# --- server ----------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_gunicorn(env: dict, workers: int, threads: int) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-w",
-            str(workers),
-            "-k",
-            "gthread",
-            "--threads",
-            str(threads),
-            "-b",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "app:create_app()",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            conn.request("GET", "/api/v1/health")
-            if conn.getresponse().status == 200:
-                return proc, f"127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("gunicorn did not start")
 
 
 # --- load ------------------------------------------------------------------------------
@@ -250,13 +197,6 @@ def measure(
         "errors": errors,
         "n": len(latencies),
     }
-
-
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
 # --- long-poll wake-up -------------------------------------------------------------------
@@ -376,7 +316,8 @@ def main() -> int:
                 print(f"  (enrolled {size - have:,} more devices in {time.monotonic() - t:.1f} s)")
                 have = size
             results[size] = run("checkin", size)
-        results["wake"] = wake_latency(app, host, args.wake_samples, pollers=20)
+        # Fewer pollers than server threads, so operators and pollers never queue.
+        results["wake"] = wake_latency(app, host, args.wake_samples, pollers=10)
     finally:
         server.terminate()  # pollers may still be waiting: do not wait for them
         try:

@@ -155,6 +155,104 @@ def build_document() -> dict[str, Any]:
                     "responses": {"200": _json("#/components/schemas/SessionPage"), **ERRORS},
                 },
             },
+            "/assistances": {
+                "post": {
+                    "summary": "Start a remote assistance on a device or a user session",
+                    "description": "Needs ra.start. Refusals of SPEC §4 come as 409 (403 for "
+                    "a missing permission) with their own code: not_windows, agent_too_old, "
+                    "agent_too_old_for_dynamic, ra_disabled, dynamic_only, type_not_enabled, "
+                    "device_offline, device_busy, no_active_session, session_required, "
+                    "session_not_active, ra_not_permitted.",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/AssistanceStart"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "202": _json("#/components/schemas/Assistance", "Started"),
+                        "409": _error_response("Refused: the code says why"),
+                        **ERRORS,
+                    },
+                },
+            },
+            "/assistances/{assistance_id}": {
+                "parameters": [_id_param("assistance_id", "assistance id")],
+                "get": {
+                    "summary": "An assistance and its state",
+                    "responses": {"200": _json("#/components/schemas/Assistance"), **ERRORS},
+                },
+            },
+            "/assistances/{assistance_id}/reveal": {
+                "parameters": [_id_param("assistance_id", "assistance id")],
+                "post": {
+                    "summary": "Unattended: the session ID and password, once (409 after)",
+                    "description": "Only the initiating operator.",
+                    "responses": {
+                        "200": _json("#/components/schemas/Credentials"),
+                        "409": _error_response("Already revealed or not ready"),
+                        **ERRORS,
+                    },
+                },
+            },
+            "/assistances/{assistance_id}/activation-file": {
+                "parameters": [_id_param("assistance_id", "assistance id")],
+                "get": {
+                    "summary": "The signed activation file (.flxra or .exe)",
+                    "description": "Only the initiating operator, while the assistance is "
+                    "ready, connected or in its grace window.",
+                    "responses": {
+                        "200": {
+                            "description": "The file",
+                            "content": {
+                                "application/octet-stream": {
+                                    "schema": {"type": "string", "format": "binary"}
+                                }
+                            },
+                        },
+                        "409": _error_response("Not ready or not signed yet"),
+                        **ERRORS,
+                    },
+                },
+            },
+            "/assistances/{assistance_id}/end": {
+                "parameters": [_id_param("assistance_id", "assistance id")],
+                "post": {
+                    "summary": 'End now (no grace); {"revoke": true} records a revocation',
+                    "responses": {
+                        "200": _json("#/components/schemas/Assistance"),
+                        "409": _error_response("Already ended"),
+                        **ERRORS,
+                    },
+                },
+            },
+            "/assistances/{assistance_id}/tools": {
+                "parameters": [_id_param("assistance_id", "assistance id")],
+                "post": {
+                    "summary": "Launch a Flexxible Tool (cmd, powershell, regedit, taskmgr)",
+                    "description": "Interactive and connected, flag on for the operator's "
+                    "role in the device's group, same FlexxAgent environment.",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["tool"],
+                                    "properties": {
+                                        "tool": {
+                                            "enum": ["cmd", "powershell", "regedit", "taskmgr"]
+                                        }
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {"202": {"description": "Ordered"}, **ERRORS},
+                },
+            },
             "/products/{product_id}/agent-settings": {
                 "parameters": [product_id],
                 "get": {
@@ -247,6 +345,11 @@ def build_document() -> dict[str, Any]:
                         "online": {"type": "boolean"},
                         "last_checkin_at": {"type": ["string", "null"]},
                         "sessions": {"type": "array", "items": {"type": "object"}},
+                        "remote_assistance": {
+                            "type": "object",
+                            "description": "per type: available, or code and message saying "
+                            "why not (the same check that refuses a start)",
+                        },
                     },
                 },
                 "Session": {
@@ -261,6 +364,61 @@ def build_document() -> dict[str, Any]:
                     },
                 },
                 "DevicePage": _page_of("#/components/schemas/Device"),
+                "AssistanceStart": {
+                    "type": "object",
+                    "required": ["type"],
+                    "properties": {
+                        "device_id": {"type": "integer"},
+                        "session_id": {
+                            "type": "integer",
+                            "description": "a user session id "
+                            "(GET /sessions); exactly one of device_id, session_id",
+                        },
+                        "type": {"enum": ["interactive", "unattended", "dynamic"]},
+                        "operator_device_id": {"type": "integer"},
+                    },
+                },
+                "Assistance": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "state": {
+                            "enum": [
+                                "requested",
+                                "awaiting_consent",
+                                "ready",
+                                "connected",
+                                "disconnected",
+                                "expired",
+                                "denied",
+                                "failed",
+                                "interrupted",
+                                "cancelled",
+                                "locked",
+                            ]
+                        },
+                        "type": {"enum": ["interactive", "unattended"]},
+                        "requested_type": {"enum": ["interactive", "unattended", "dynamic"]},
+                        "decision_reason": {"type": "string"},
+                        "device": {"type": "object"},
+                        "operator": {"type": "object"},
+                        "session_key": {"type": ["string", "null"]},
+                        "session_id": {"type": ["string", "null"]},
+                        "file_kind": {"enum": ["flxra", "exe"]},
+                        "file_ready": {"type": "boolean"},
+                        "password_revealed": {"type": "boolean"},
+                        "tools": {"type": "array", "items": {"type": "string"}},
+                        "grace_until": {"type": ["string", "null"]},
+                        "teardown": {"enum": ["none", "pending", "confirmed", "unconfirmed"]},
+                    },
+                },
+                "Credentials": {
+                    "type": "object",
+                    "properties": {
+                        "session_id": {"type": "string"},
+                        "password": {"type": "string"},
+                    },
+                },
                 "SessionPage": _page_of("#/components/schemas/Session"),
                 "StoredSetting": {
                     "type": "object",

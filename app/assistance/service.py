@@ -438,7 +438,7 @@ def sign_activation_file(assistance_id: int) -> bool:
             select(Assistance)
             .options(joinedload(Assistance.device), joinedload(Assistance.operator))
             .where(Assistance.id == assistance_id)
-            .with_for_update(skip_locked=True)
+            .with_for_update(of=Assistance, skip_locked=True)
         )
         .unique()
         .scalar_one_or_none()
