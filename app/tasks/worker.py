@@ -1,23 +1,22 @@
-"""The RQ worker class: every job runs in a fresh app context with its own DB session."""
+"""The RQ worker class: every job runs in a fresh app context with its own DB session.
+
+It does not fork per job (RQ's SimpleWorker): a fork costs more than signing a file, and
+our jobs are short, idempotent and hold no state between runs. A crashing job is caught
+like any failure; a killed worker loses nothing (the sweeper reconciles).
+"""
 
 from __future__ import annotations
 
 from flask import Flask
-from rq import Queue, Worker
+from rq import Queue, SimpleWorker
 
 from app.extensions import db, redis_store
 from app.tasks import ALL_QUEUES
 from app.tasks.schedule import ensure_scheduled
 
 
-class PortalWorker(Worker):
+class PortalWorker(SimpleWorker):
     flask_app: Flask
-
-    def main_work_horse(self, job, queue):
-        # The forked horse must not share the parent's database connections.
-        with self.flask_app.app_context():
-            db.engine.dispose(close=False)
-        return super().main_work_horse(job, queue)
 
     def perform_job(self, job, queue):
         with self.flask_app.app_context():
