@@ -44,6 +44,14 @@ FLEET = {
                 {"session_key": "1", "username": "old", "state": "active", "kind": "console"}
             ],
         },
+        {
+            "hostname": "VDI-2",
+            "kind": "shared_desktop",
+            "sessions": [
+                {"session_key": "1", "username": "c", "state": "active", "kind": "rdp"},
+                {"session_key": "2", "username": "d", "state": "active", "kind": "rdp"},
+            ],
+        },
     ],
     "servers": [
         {"hostname": "SRV-1", "os_name": "Windows Server 2022", "kind": "server"},
@@ -90,6 +98,10 @@ def stack(app, server, processes, tmp_path):
             fleet += [{**a, "enrollment_token": raw} for a in agents]
         operator = factories.create_member(org, "operator", email="op@acme.example")
         _, token = api_tokens.create_token(operator, org.id, "e2e")
+        auditor = factories.create_member(org, "auditor", email="aud@acme.example")
+        _, auditor_token = api_tokens.create_token(auditor, org.id, "e2e")
+        # An enrolled device whose agent is not running: offline.
+        offline_id = factories.create_device(org, "PC-SILENT", agent_version="24.10.1").id
         db.session.commit()
     server(port=port, **env)
     processes.start(["worker.py"], env=env)
@@ -103,7 +115,8 @@ def stack(app, server, processes, tmp_path):
         with app.app_context():
             return {d.hostname: d.id for d in db.session.query(Device).all()}
 
-    assert wait_for(lambda: len(devices()) == 8), processes.output()[-3000:]
+    # Nine simulated agents, plus the silent device created above.
+    assert wait_for(lambda: len(devices()) == 10), processes.output()[-3000:]
 
     def online(device_id):
         return (
@@ -112,14 +125,16 @@ def stack(app, server, processes, tmp_path):
             .get("online")
         )
 
-    ids = devices()
+    ids = {name: i for name, i in devices().items() if name != "PC-SILENT"}
     assert wait_for(lambda: all(online(i) for i in ids.values()))
+    ids["PC-SILENT"] = offline_id
 
     class Stack:
         pass
 
     s = Stack()
     s.url, s.headers, s.ids, s.env, s.tmp = url, headers, ids, env, tmp_path
+    s.auditor = {"Authorization": f"Bearer {auditor_token}"}
 
     def start_ra(hostname, ra_type):
         return requests.post(
@@ -330,8 +345,27 @@ def test_dynamic_decides_and_refusals_come_from_the_real_fleet(app, stack):
         ("LAPTOP-YES", "dynamic"): "type_not_enabled",
         ("SRV-1", "interactive"): "no_active_session",
         ("KIOSK-1", "dynamic"): "device_busy",
+        ("VDI-2", "interactive"): "session_required",
+        ("PC-SILENT", "unattended"): "device_offline",
     }
     for (hostname, ra_type), code in expected.items():
         response = stack.start(hostname, ra_type)
         assert response.status_code == 409, (hostname, response.text)
         assert response.json()["error"]["code"] == code, (hostname, response.json())
+    forbidden = requests.post(
+        f"{stack.url}/api/v1/assistances",
+        headers=stack.auditor,
+        json={"device_id": stack.ids["SRV-1"], "type": "unattended"},
+        timeout=10,
+    )
+    assert forbidden.status_code == 403
+    sessions = requests.get(
+        f"{stack.url}/api/v1/sessions", params={"q": "VDI-2"}, headers=stack.headers, timeout=5
+    ).json()["items"]
+    chosen = requests.post(
+        f"{stack.url}/api/v1/assistances",
+        headers=stack.headers,
+        timeout=10,
+        json={"session_id": sessions[1]["id"], "type": "interactive"},
+    )
+    assert chosen.status_code == 202 and chosen.json()["session_key"] == sessions[1]["session_key"]
