@@ -16,9 +16,10 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.extensions import db
 from app.models import AgentOrder, Assistance, Device, utcnow
 from app.services import audit
-from app.services.after_commit import on_commit
 from app.services.orders import create_order
 from app.services.passwords import verify_password
+from app.tasks import QUEUE_DEFAULT
+from app.tasks.enqueue import enqueue_after_commit
 
 log = logging.getLogger(__name__)
 
@@ -213,20 +214,13 @@ def _sweep_one(assistance_id: int, now) -> str | None:
 
 
 def schedule_grace_end(assistance_id: int, when) -> None:
-    def push():
-        from rq import Queue
-
-        from app.extensions import redis_store
-        from app.tasks import QUEUE_DEFAULT
-
-        Queue(QUEUE_DEFAULT, connection=redis_store.client).enqueue_at(
-            when + timedelta(seconds=1),
-            "app.tasks.assistance.expire_after_grace",
-            assistance_id,
-            job_id=f"grace-{assistance_id}-{int(when.timestamp())}",
-        )
-
-    on_commit(push)
+    enqueue_after_commit(
+        QUEUE_DEFAULT,
+        "app.tasks.assistance.expire_after_grace",
+        assistance_id,
+        at=when + timedelta(seconds=1),
+        job_id=f"grace-{assistance_id}-{int(when.timestamp())}",
+    )
 
 
 # --- expiry ----------------------------------------------------------------------------

@@ -27,10 +27,11 @@ from app.models import (
 )
 from app.models.assistance import LIVE_STATES
 from app.services import audit, sealing
-from app.services.after_commit import on_commit
 from app.services.checkin import RESTART_HANDLERS, last_seen
 from app.services.orders import create_order, on_result
 from app.services.passwords import hash_password
+from app.tasks import QUEUE_SIGNING
+from app.tasks.enqueue import enqueue_after_commit
 from app.tenancy import can_see_group
 
 log = logging.getLogger(__name__)
@@ -411,21 +412,14 @@ def order_stop(assistance: Assistance, device: Device | None = None) -> None:
 
 # --- signing (worker) ------------------------------------------------------------------
 def enqueue_signing(assistance_id: int) -> None:
-    def push():
-        from rq import Queue
-
-        from app.extensions import redis_store
-        from app.tasks import QUEUE_SIGNING
-
-        Queue(QUEUE_SIGNING, connection=redis_store.client).enqueue(
-            "app.tasks.assistance.sign_activation_file",
-            assistance_id,
-            job_id=f"sign-{assistance_id}",
-            result_ttl=600,
-            failure_ttl=86400,
-        )
-
-    on_commit(push, key=("sign", assistance_id))
+    enqueue_after_commit(
+        QUEUE_SIGNING,
+        "app.tasks.assistance.sign_activation_file",
+        assistance_id,
+        job_id=f"sign-{assistance_id}",
+        result_ttl=600,
+        failure_ttl=86400,
+    )
 
 
 def sign_activation_file(assistance_id: int) -> bool:

@@ -1,0 +1,30 @@
+"""Enqueue a job once the current database transaction commits (never for a rolled-back
+one): a job then always finds the rows it is about."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from app.services.after_commit import on_commit
+
+
+def enqueue_after_commit(
+    queue_name: str,
+    func: str,
+    *args,
+    at: datetime | None = None,
+    job_id: str | None = None,
+    **job_kwargs,
+) -> None:
+    def push():
+        from rq import Queue
+
+        from app.extensions import redis_store
+
+        queue = Queue(queue_name, connection=redis_store.client)
+        if at is None:
+            queue.enqueue(func, *args, job_id=job_id, **job_kwargs)
+        else:
+            queue.enqueue_at(at, func, *args, job_id=job_id, **job_kwargs)
+
+    on_commit(push, key=("job", job_id) if job_id else None)
