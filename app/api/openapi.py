@@ -155,6 +155,47 @@ def build_document() -> dict[str, Any]:
                     "responses": {"200": _json("#/components/schemas/SessionPage"), **ERRORS},
                 },
             },
+            "/roles": {
+                "get": {
+                    "summary": "The organization's roles, their permissions and group limits",
+                    "description": "Needs roles.manage or roles.assign.",
+                    "responses": {"200": _json("#/components/schemas/RoleList"), **ERRORS},
+                },
+            },
+            "/members": {
+                "get": {
+                    "summary": "The organization's members and their roles",
+                    "description": "Needs roles.assign.",
+                    "responses": {"200": _json("#/components/schemas/MemberList"), **ERRORS},
+                },
+            },
+            "/members/{membership_id}/role": {
+                "parameters": [_id_param("membership_id", "membership id")],
+                "put": {
+                    "summary": "Give a member another role",
+                    "description": "Needs roles.assign. Refused (403) for a role holding "
+                    "permissions or covering reporting groups beyond the caller's own, for "
+                    "the caller's own membership, or a member stronger than the caller; "
+                    "409 for the last Organization Admin.",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["role_id"],
+                                    "properties": {"role_id": {"type": "integer"}},
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": _json("#/components/schemas/Member"),
+                        "409": _error_response("The last Organization Admin stays"),
+                        **ERRORS,
+                    },
+                },
+            },
             "/products/{product_id}/agent-settings": {
                 "parameters": [product_id],
                 "get": {
@@ -261,6 +302,46 @@ def build_document() -> dict[str, Any]:
                     },
                 },
                 "DevicePage": _page_of("#/components/schemas/Device"),
+                "Role": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "name": {"type": "string"},
+                        "builtin": {"type": ["string", "null"]},
+                        "permissions": {"type": "array", "items": {"type": "string"}},
+                        "reporting_groups": {
+                            "type": ["array", "null"],
+                            "items": {"type": "integer"},
+                            "description": "ids of the groups the role is limited to; "
+                            "null: every group",
+                        },
+                        "members": {"type": "integer"},
+                    },
+                },
+                "RoleList": {
+                    "type": "object",
+                    "properties": {
+                        "items": {"type": "array", "items": {"$ref": "#/components/schemas/Role"}}
+                    },
+                },
+                "Member": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "user": {"type": "object"},
+                        "role": {"type": "object"},
+                        "changed": {"type": "boolean"},
+                    },
+                },
+                "MemberList": {
+                    "type": "object",
+                    "properties": {
+                        "items": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Member"},
+                        }
+                    },
+                },
                 "SessionPage": _page_of("#/components/schemas/Session"),
                 "StoredSetting": {
                     "type": "object",

@@ -20,4 +20,11 @@ def portal_context():
     }
 
 
-from app.portal import enrollment, settings, tokens, views, workspaces  # noqa: E402,F401
+from app.portal import (  # noqa: E402,F401
+    enrollment,
+    roles,
+    settings,
+    tokens,
+    views,
+    workspaces,
+)

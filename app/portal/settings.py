@@ -84,9 +84,13 @@ def _save(apply, redirect_to: str, fail_template: str, **context):
 
 
 @bp.route("/settings/")
-@permission_required(*SETTINGS_READERS)
+@permission_required(*SETTINGS_READERS, "roles.manage", "roles.assign")
 def settings_home():
-    return redirect(url_for("portal.organization_settings"))
+    if any(has_permission(p) for p in SETTINGS_READERS):
+        return redirect(url_for("portal.organization_settings"))
+    if has_permission("roles.manage"):
+        return redirect(url_for("portal.roles"))
+    return redirect(url_for("portal.members"))
 
 
 @bp.route("/settings/organization")
