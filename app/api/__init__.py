@@ -8,4 +8,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from app.api import agent_settings, auth, devices, members, openapi  # noqa: E402,F401
+from app.api import agent_settings, audit, auth, devices, members, openapi  # noqa: E402,F401

@@ -155,6 +155,32 @@ def build_document() -> dict[str, Any]:
                     "responses": {"200": _json("#/components/schemas/SessionPage"), **ERRORS},
                 },
             },
+            "/audit": {
+                "get": {
+                    "summary": "The organization's audit events, newest first, filtered and "
+                    "paginated",
+                    "description": "Needs audit.view.",
+                    "parameters": [
+                        _query("actor", "string", "actor (e-mail or label) contains"),
+                        _query("action", "string", 'action, exact; "role.*" for a prefix'),
+                        _query("target_type", "string", "target type, exact (e.g. Role)"),
+                        _query("target_id", "string", "target id, exact"),
+                        _query(
+                            "from",
+                            "string",
+                            "from this date (YYYY-MM-DD) or date-time (ISO 8601, UTC), inclusive",
+                        ),
+                        _query(
+                            "to",
+                            "string",
+                            "up to this date (the whole day) or date-time, exclusive",
+                        ),
+                        _query("page", "integer", "page number, from 1"),
+                        _query("page_size", "integer", "events per page, 1-500 (default 50)"),
+                    ],
+                    "responses": {"200": _json("#/components/schemas/AuditPage"), **ERRORS},
+                },
+            },
             "/roles": {
                 "get": {
                     "summary": "The organization's roles, their permissions and group limits",
@@ -302,6 +328,24 @@ def build_document() -> dict[str, Any]:
                     },
                 },
                 "DevicePage": _page_of("#/components/schemas/Device"),
+                "AuditEvent": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "seq": {"type": "integer", "description": "position in the chain"},
+                        "occurred_at": {"type": "string", "format": "date-time"},
+                        "actor": {"type": "string"},
+                        "actor_user_id": {"type": ["integer", "null"]},
+                        "action": {"type": "string"},
+                        "target_type": {"type": "string"},
+                        "target_id": {"type": "string"},
+                        "details": {"type": "object"},
+                        "ip": {"type": "string"},
+                        "prev_hash": {"type": "string"},
+                        "hash": {"type": "string"},
+                    },
+                },
+                "AuditPage": _page_of("#/components/schemas/AuditEvent"),
                 "Role": {
                     "type": "object",
                     "properties": {

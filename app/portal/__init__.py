@@ -21,6 +21,7 @@ def portal_context():
 
 
 from app.portal import (  # noqa: E402,F401
+    audit,
     enrollment,
     roles,
     settings,
