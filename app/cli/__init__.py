@@ -76,7 +76,8 @@ def audit_verify_command():
     reports = audit.verify_all()
     bad = [r for r in reports if not r.ok]
     for r in reports:
-        click.echo(f"{r.chain}: {r.events} event(s) {'OK' if r.ok else 'TAMPERED'}")
+        start = f" from checkpoint #{r.checkpoint_seq}" if r.checkpoint_seq else ""
+        click.echo(f"{r.chain}: {r.events} event(s){start} {'OK' if r.ok else 'TAMPERED'}")
         for problem in r.problems:
             click.echo(f"  - {problem}")
     if bad:

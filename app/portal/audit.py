@@ -1,14 +1,26 @@
-"""Portal → Audit log (`audit.view`): filter, page, export."""
+"""Portal → Audit log (`audit.view`): filter, page, export; and the retention setting
+(Settings → Organization → Audit log, `org.manage`)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Response, abort, render_template, request, stream_with_context
+from flask import (
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_login import current_user
 
 from app.extensions import db
 from app.portal import bp
 from app.services import audit, audit_log
+from app.services.audit_retention import RetentionError, set_retention
 from app.services.fleet_queries import FilterError
 from app.tenancy import current_org, permission_required
 
@@ -56,3 +68,25 @@ def audit_export():
             "Cache-Control": "no-store",
         },
     )
+
+
+@bp.route("/settings/organization/audit-retention", methods=["POST"])
+@permission_required("org.manage")
+def audit_retention():
+    org = current_org._get_current_object()
+    try:
+        changed = set_retention(current_user._get_current_object(), org, request.form.get("days"))
+    except RetentionError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return render_template(
+            "settings/organization.html", tab="audit", products=[], days=request.form.get("days")
+        ), 400
+    db.session.commit()
+    flash(
+        f"Audit events are kept {org.audit_retention_days} days."
+        if changed
+        else "Nothing changed.",
+        "success",
+    )
+    return redirect(url_for("portal.organization_settings", tab="audit"))

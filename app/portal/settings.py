@@ -102,7 +102,10 @@ def organization_settings():
         ).scalars()
     )
     return render_template(
-        "settings/organization.html", products=products, tab=request.args.get("tab", "products")
+        "settings/organization.html",
+        products=products,
+        tab=request.args.get("tab", "products"),
+        days=None,
     )
 
 

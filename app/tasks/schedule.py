@@ -32,6 +32,9 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob(
         "prune-sessions", "app.tasks.housekeeping.prune_sessions", "PRUNE_SESSIONS_INTERVAL_SECONDS"
     ),
+    PeriodicJob(
+        "prune-audit", "app.tasks.housekeeping.prune_audit_log", "AUDIT_PRUNE_INTERVAL_SECONDS"
+    ),
 )
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import AuditEvent, Organization
@@ -235,3 +236,65 @@ def test_audit_log_needs_audit_view(app, make_browser, client, log):
         operator_headers = factories.api_headers(factories.create_member(org, "operator"), org)
     assert client.get("/api/v1/audit", headers=operator_headers).status_code == 403
     assert client.get("/api/v1/audit").status_code == 401
+
+
+# --- retention setting (Settings → Organization → Audit log) ---------------------------
+
+
+def _retention(app, org_id):
+    with app.app_context():
+        return db.session.get(Organization, org_id).audit_retention_days
+
+
+def test_org_admin_sets_the_retention_and_it_is_audited(app, make_browser, log):
+    with app.app_context():
+        admin = factories.create_member(db.session.get(Organization, log.org), "org_admin").email
+    browser = make_browser()
+    browser.login(admin, factories.PASSWORD)
+    page = browser.get("/settings/organization?tab=audit").get_data(as_text=True)
+    assert 'name="days"' in page and 'value="365"' in page
+    response = browser.submit(
+        "/settings/organization?tab=audit",
+        {"days": "90"},
+        post_url="/settings/organization/audit-retention",
+    )
+    assert response.status_code == 302
+    assert _retention(app, log.org) == 90
+    assert _retention(app, log.other_org) == 365
+    with app.app_context():
+        event = db.session.execute(
+            select(AuditEvent).where(AuditEvent.action == "organization.audit_retention_changed")
+        ).scalar_one()
+        assert event.actor == admin
+        assert event.details["changes"]["audit_retention_days"] == {"before": 365, "after": 90}
+
+
+@pytest.mark.parametrize("days", ["5", "3651", "forever", ""])
+def test_retention_outside_the_allowed_range_is_refused(app, make_browser, log, days):
+    with app.app_context():
+        admin = factories.create_member(db.session.get(Organization, log.org), "org_admin").email
+    browser = make_browser()
+    browser.login(admin, factories.PASSWORD)
+    response = browser.submit(
+        "/settings/organization?tab=audit",
+        {"days": days},
+        post_url="/settings/organization/audit-retention",
+    )
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "Retention is" in html
+    assert _retention(app, log.org) == 365
+
+
+def test_retention_setting_needs_org_manage(app, auditor, log):
+    response = auditor.submit(
+        "/audit", {"days": "30"}, post_url="/settings/organization/audit-retention"
+    )
+    assert response.status_code == 403
+    assert _retention(app, log.org) == 365
+    # Even the database refuses a retention outside the range.
+    with app.app_context():
+        db.session.get(Organization, log.org).audit_retention_days = 1
+        with pytest.raises(IntegrityError):
+            db.session.commit()
+        db.session.rollback()
