@@ -28,8 +28,9 @@ def seed_demo_command():
         return
     click.echo("Demo users (passwords are shown only now; only their hashes are stored):")
     width = max(len(r[1]) for r in rows)
+    role_width = max(len(r[0]) for r in rows)
     for role, email, secret in rows:
-        click.echo(f"  {role:<20} {email:<{width}}  {secret}")
+        click.echo(f"  {role:<{role_width}} {email:<{width}}  {secret}")
 
 
 @click.command("create-admin")
