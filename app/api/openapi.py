@@ -123,7 +123,8 @@ def build_document() -> dict[str, Any]:
             "/devices": {
                 "get": {
                     "summary": "Devices of the organization, filtered and paginated",
-                    "description": "Needs devices.view.",
+                    "description": "Needs devices.view. Only devices of the reporting groups "
+                    "the caller's role covers (roles may be limited to chosen groups).",
                     "parameters": [
                         _query("q", "string", "hostname contains"),
                         _query("group", "integer", "reporting group id"),
@@ -140,12 +141,16 @@ def build_document() -> dict[str, Any]:
                 "parameters": [_id_param("device_id", "device id")],
                 "get": {
                     "summary": "One device with its user sessions",
+                    "description": "Needs devices.view. 404 for a device outside the "
+                    "reporting groups the caller's role covers.",
                     "responses": {"200": _json("#/components/schemas/Device"), **ERRORS},
                 },
             },
             "/sessions": {
                 "get": {
                     "summary": "User sessions across devices, filtered and paginated",
+                    "description": "Needs devices.view. Only sessions on devices of the "
+                    "reporting groups the caller's role covers.",
                     "parameters": [
                         _query("q", "string", "user name or hostname contains"),
                         _query("group", "integer", "reporting group id"),
