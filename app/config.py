@@ -88,6 +88,8 @@ class Config:
         self.RA_LAUNCHER_PATH = env.get("RA_LAUNCHER_PATH") or None
 
         self.PRUNE_SESSIONS_INTERVAL_SECONDS = _int(env, "PRUNE_SESSIONS_INTERVAL_SECONDS", 600)
+        # How often the worker deletes audit events past each organization's retention.
+        self.AUDIT_PRUNE_INTERVAL_SECONDS = _int(env, "AUDIT_PRUNE_INTERVAL_SECONDS", 3600)
         # How often the worker persists agents' last check-in times, and expires orders.
         self.LAST_SEEN_FLUSH_INTERVAL_SECONDS = _int(env, "LAST_SEEN_FLUSH_INTERVAL_SECONDS", 10)
         self.ORDER_SWEEP_INTERVAL_SECONDS = _int(env, "ORDER_SWEEP_INTERVAL_SECONDS", 10)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from werkzeug.local import LocalProxy
 
 from app.extensions import db
-from app.models import Membership, Organization
+from app.models import Device, Membership, Organization, ReportingGroup
 
 T = TypeVar("T")
 
@@ -61,15 +61,40 @@ def has_permission(permission: str) -> bool:
     return membership is not None and membership.role.has(permission)
 
 
-def visible_group_ids() -> set[int] | None:
-    """Reporting groups the current member may see and act on; None means all of the
-    organization's groups. (Roles limited to chosen groups narrow this.)"""
-    return None
+def visible_group_ids() -> frozenset[int] | None:
+    """Reporting groups the current member may see and act on (devices, user sessions,
+    assistances); None means all of the organization's groups. A role limited to chosen
+    groups narrows this; someone with no membership here sees no group."""
+    membership = _load_membership()
+    if membership is None:
+        return frozenset()
+    return membership.role.group_limit
 
 
 def can_see_group(group_id: int) -> bool:
+    """May the current member see and act on the devices of reporting group `group_id`?"""
     visible = visible_group_ids()
     return visible is None or group_id in visible
+
+
+def get_group_preview_or_404(group_id: object, *options) -> ReportingGroup:
+    """A reporting group whose effective FlexxAgent settings the member may preview, or
+    404. The preview is device-facing (why an assistance type is unavailable): operators
+    see it for their groups only; settings editors, who configure every group, for all."""
+    group = get_in_org_or_404(ReportingGroup, group_id, *options)
+    editor = has_permission("product.configure") or has_permission("group.configure")
+    if not editor and not can_see_group(group.id):
+        abort(404)
+    return group
+
+
+def get_visible_device_or_404(device_id: object, *options) -> Device:
+    """A device of the current organization in a group the member may see, or 404 (a
+    device outside the member's groups is as unknown as another tenant's)."""
+    device = get_in_org_or_404(Device, device_id, *options)
+    if not can_see_group(device.reporting_group_id):
+        abort(404)
+    return device
 
 
 def get_in_org_or_404(model: type[T], ident: object, *options) -> T:

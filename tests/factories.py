@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 from app.extensions import db
-from app.models import Device, Organization, Product, ReportingGroup, User
+from app.models import Device, Organization, Product, ReportingGroup, Role, User
 from app.services.organizations import (
     builtin_role,
     create_organization,
@@ -66,3 +66,32 @@ def create_device(org: Organization, hostname: str | None = None, **fields) -> D
     db.session.add(device)
     db.session.commit()
     return device
+
+
+def create_role(
+    org: Organization, name: str, permissions, group_ids=None, builtin_key: str | None = None
+) -> Role:
+    """A role of `org` with `permissions`, limited to `group_ids` (None: all groups)."""
+    role = Role(organization_id=org.id, name=name, builtin_key=builtin_key)
+    role.set_permissions(permissions)
+    role.set_group_limit(group_ids)
+    db.session.add(role)
+    db.session.commit()
+    return role
+
+
+def create_member_with(org: Organization, role: Role, email: str | None = None) -> User:
+    """A member of `org` holding `role` (any role, custom ones included)."""
+    user = create_user(email or f"user{next(_seq)}@{org.slug}.example", PASSWORD)
+    add_membership(user, org, role)
+    db.session.commit()
+    return user
+
+
+def api_headers(user: User, org: Organization) -> dict[str, str]:
+    """Bearer headers of a fresh personal API token of `user` in `org`."""
+    from app.services import api_tokens
+
+    _, raw = api_tokens.create_token(user, org.id, "tests", 30)
+    db.session.commit()
+    return {"Authorization": f"Bearer {raw}"}

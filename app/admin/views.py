@@ -17,12 +17,19 @@ from app.admin.base import (
 )
 from app.extensions import db
 from app.models import Device, Membership, Organization, ReportingGroup, Role
-from app.permissions import ALL_PERMISSIONS, PERMISSIONS
+from app.permissions import PERMISSIONS
 from app.services import audit
 from app.services.auth import end_all_sessions
 from app.services.organizations import create_builtin_roles, slugify
 from app.services.passwords import password_problem
-from app.services.roles import RoleChangeRefused, check_grant, check_removal, check_role_edit
+from app.services.roles import (
+    RoleChangeRefused,
+    check_grant,
+    check_removal,
+    check_role_delete,
+    check_role_edit,
+    role_group_names,
+)
 from app.services.users import UserError, create_user, find_user_by_email, set_password
 
 
@@ -135,13 +142,16 @@ class RoleForm(AdminForm):
 
 class RoleView(TenantModelView):
     required_permission = "roles.manage"
-    column_list = ("organization", "name", "builtin_key", "permissions")
-    column_labels = {"builtin_key": "Built-in"}
+    column_list = ("organization", "name", "builtin_key", "permissions", "limited_to_groups")
+    column_labels = {"builtin_key": "Built-in", "limited_to_groups": "Reporting groups"}
     column_searchable_list = ("name",)
     column_formatters = {
         "permissions": lambda v, c, m, n: ", ".join(sorted(m.permissions)),
+        "limited_to_groups": lambda v, c, m, n: (
+            "all" if m.group_limit is None else role_group_names(m.group_limit)
+        ),
     }
-    column_export_list = ("name", "builtin_key", "permissions")
+    column_export_list = ("name", "builtin_key", "permissions", "limited_to_groups")
     column_formatters_export = column_formatters
 
     def get_create_form(self):
@@ -154,9 +164,9 @@ class RoleView(TenantModelView):
         form.permission_set.data = sorted(self.get_one(id).permissions)
 
     def on_model_change(self, form, model, is_created):
+        # The group limit is edited in the portal (Settings → Roles); it is kept here, and
+        # new roles made here cover every group.
         wanted = set(form.permission_set.data or [])
-        if model.builtin_key == "org_admin" and wanted != ALL_PERMISSIONS:
-            raise ValidationError("The Organization Admin role keeps every permission.")
         before = sorted(model.permissions) if not is_created else []
         model.organization_id = self.organization_of(model)
         try:
@@ -176,13 +186,11 @@ class RoleView(TenantModelView):
         )
 
     def on_model_delete(self, model):
-        if model.is_builtin:
-            raise ValidationError(f"{model.name} is a built-in role and cannot be deleted.")
-        in_use = db.session.query(Membership).filter(Membership.role_id == model.id).count()
-        if in_use:
-            raise ValidationError(
-                f"{model.name} is held by {in_use} user(s); give them another role first."
-            )
+        # Moving members to a replacement role is offered in the portal only.
+        try:
+            check_role_delete(current_user._get_current_object(), model)
+        except RoleChangeRefused as exc:
+            raise ValidationError(str(exc)) from None
         super().on_model_delete(model)
 
 

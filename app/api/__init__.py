@@ -8,4 +8,12 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from app.api import agent_settings, assistances, auth, devices, openapi  # noqa: E402,F401
+from app.api import (  # noqa: E402,F401
+    agent_settings,
+    assistances,
+    audit,
+    auth,
+    devices,
+    members,
+    openapi,
+)

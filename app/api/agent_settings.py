@@ -19,7 +19,7 @@ from app.api.auth import require
 from app.errors import json_error
 from app.extensions import db
 from app.models import Product, ReportingGroup, Role
-from app.tenancy import get_in_org_or_404
+from app.tenancy import get_group_preview_or_404, get_in_org_or_404
 
 
 @bp.errorhandler(SettingsError)
@@ -141,7 +141,7 @@ def put_group_settings(group_id: int):
 @bp.get("/reporting-groups/<int:group_id>/effective-settings")
 @require("devices.view", "group.configure", "product.configure")
 def get_effective_settings(group_id: int):
-    group = _group(group_id)
+    group = get_group_preview_or_404(group_id, joinedload(ReportingGroup.product))
     role = None
     raw_role = request.args.get("role")
     if raw_role not in (None, ""):

@@ -1,4 +1,4 @@
-"""Devices and user sessions (read-only)."""
+"""Devices and user sessions (read-only), within the reporting groups the caller may see."""
 
 from __future__ import annotations
 
@@ -18,7 +18,12 @@ from app.services.fleet_queries import (
     session_json,
     sessions_page,
 )
-from app.tenancy import current_membership, current_org, get_in_org_or_404
+from app.tenancy import (
+    current_membership,
+    current_org,
+    get_visible_device_or_404,
+    visible_group_ids,
+)
 
 
 @bp.errorhandler(FilterError)
@@ -39,15 +44,15 @@ def _page_json(page, items):
 @bp.get("/devices")
 @require("devices.view")
 def list_devices():
-    page = devices_page(current_org.id, request.args)
+    page = devices_page(current_org.id, request.args, visible_groups=visible_group_ids())
     return jsonify(_page_json(page, [device_json(d, page.last_seen.get(d.id)) for d in page.items]))
 
 
 @bp.get("/devices/<int:device_id>")
 @require("devices.view")
 def get_device(device_id: int):
-    device = get_in_org_or_404(
-        Device, device_id, joinedload(Device.reporting_group), selectinload(Device.sessions)
+    device = get_visible_device_or_404(
+        device_id, joinedload(Device.reporting_group), selectinload(Device.sessions)
     )
     body = device_json(device, last_seen([device.id]).get(device.id))
     body["remote_assistance"] = {
@@ -73,5 +78,5 @@ def get_device(device_id: int):
 @bp.get("/sessions")
 @require("devices.view")
 def list_sessions():
-    page = sessions_page(current_org.id, request.args)
+    page = sessions_page(current_org.id, request.args, visible_groups=visible_group_ids())
     return jsonify(_page_json(page, [session_json(s) for s in page.items]))

@@ -123,7 +123,8 @@ def build_document() -> dict[str, Any]:
             "/devices": {
                 "get": {
                     "summary": "Devices of the organization, filtered and paginated",
-                    "description": "Needs devices.view.",
+                    "description": "Needs devices.view. Only devices of the reporting groups "
+                    "the caller's role covers (roles may be limited to chosen groups).",
                     "parameters": [
                         _query("q", "string", "hostname contains"),
                         _query("group", "integer", "reporting group id"),
@@ -140,12 +141,16 @@ def build_document() -> dict[str, Any]:
                 "parameters": [_id_param("device_id", "device id")],
                 "get": {
                     "summary": "One device with its user sessions",
+                    "description": "Needs devices.view. 404 for a device outside the "
+                    "reporting groups the caller's role covers.",
                     "responses": {"200": _json("#/components/schemas/Device"), **ERRORS},
                 },
             },
             "/sessions": {
                 "get": {
                     "summary": "User sessions across devices, filtered and paginated",
+                    "description": "Needs devices.view. Only sessions on devices of the "
+                    "reporting groups the caller's role covers.",
                     "parameters": [
                         _query("q", "string", "user name or hostname contains"),
                         _query("group", "integer", "reporting group id"),
@@ -153,6 +158,73 @@ def build_document() -> dict[str, Any]:
                         _query("page", "integer", "page number, from 1"),
                     ],
                     "responses": {"200": _json("#/components/schemas/SessionPage"), **ERRORS},
+                },
+            },
+            "/audit": {
+                "get": {
+                    "summary": "The organization's audit events, newest first, filtered and "
+                    "paginated",
+                    "description": "Needs audit.view.",
+                    "parameters": [
+                        _query("actor", "string", "actor (e-mail or label) contains"),
+                        _query("action", "string", 'action, exact; "role.*" for a prefix'),
+                        _query("target_type", "string", "target type, exact (e.g. Role)"),
+                        _query("target_id", "string", "target id, exact"),
+                        _query(
+                            "from",
+                            "string",
+                            "from this date (YYYY-MM-DD) or date-time (ISO 8601, UTC), inclusive",
+                        ),
+                        _query(
+                            "to",
+                            "string",
+                            "up to this date (the whole day) or date-time, exclusive",
+                        ),
+                        _query("page", "integer", "page number, from 1"),
+                        _query("page_size", "integer", "events per page, 1-500 (default 50)"),
+                    ],
+                    "responses": {"200": _json("#/components/schemas/AuditPage"), **ERRORS},
+                },
+            },
+            "/roles": {
+                "get": {
+                    "summary": "The organization's roles, their permissions and group limits",
+                    "description": "Needs roles.manage or roles.assign.",
+                    "responses": {"200": _json("#/components/schemas/RoleList"), **ERRORS},
+                },
+            },
+            "/members": {
+                "get": {
+                    "summary": "The organization's members and their roles",
+                    "description": "Needs roles.assign.",
+                    "responses": {"200": _json("#/components/schemas/MemberList"), **ERRORS},
+                },
+            },
+            "/members/{membership_id}/role": {
+                "parameters": [_id_param("membership_id", "membership id")],
+                "put": {
+                    "summary": "Give a member another role",
+                    "description": "Needs roles.assign. Refused (403) for a role holding "
+                    "permissions or covering reporting groups beyond the caller's own, for "
+                    "the caller's own membership, or a member stronger than the caller; "
+                    "409 for the last Organization Admin.",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["role_id"],
+                                    "properties": {"role_id": {"type": "integer"}},
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": _json("#/components/schemas/Member"),
+                        "409": _error_response("The last Organization Admin stays"),
+                        **ERRORS,
+                    },
                 },
             },
             "/assistances": {
@@ -417,6 +489,64 @@ def build_document() -> dict[str, Any]:
                     "properties": {
                         "session_id": {"type": "string"},
                         "password": {"type": "string"},
+                    },
+                },
+                "AuditEvent": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "seq": {"type": "integer", "description": "position in the chain"},
+                        "occurred_at": {"type": "string", "format": "date-time"},
+                        "actor": {"type": "string"},
+                        "actor_user_id": {"type": ["integer", "null"]},
+                        "action": {"type": "string"},
+                        "target_type": {"type": "string"},
+                        "target_id": {"type": "string"},
+                        "details": {"type": "object"},
+                        "ip": {"type": "string"},
+                        "prev_hash": {"type": "string"},
+                        "hash": {"type": "string"},
+                    },
+                },
+                "AuditPage": _page_of("#/components/schemas/AuditEvent"),
+                "Role": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "name": {"type": "string"},
+                        "builtin": {"type": ["string", "null"]},
+                        "permissions": {"type": "array", "items": {"type": "string"}},
+                        "reporting_groups": {
+                            "type": ["array", "null"],
+                            "items": {"type": "integer"},
+                            "description": "ids of the groups the role is limited to; "
+                            "null: every group",
+                        },
+                        "members": {"type": "integer"},
+                    },
+                },
+                "RoleList": {
+                    "type": "object",
+                    "properties": {
+                        "items": {"type": "array", "items": {"$ref": "#/components/schemas/Role"}}
+                    },
+                },
+                "Member": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "user": {"type": "object"},
+                        "role": {"type": "object"},
+                        "changed": {"type": "boolean"},
+                    },
+                },
+                "MemberList": {
+                    "type": "object",
+                    "properties": {
+                        "items": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Member"},
+                        }
                     },
                 },
                 "SessionPage": _page_of("#/components/schemas/Session"),

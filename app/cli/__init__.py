@@ -28,8 +28,9 @@ def seed_demo_command():
         return
     click.echo("Demo users (passwords are shown only now; only their hashes are stored):")
     width = max(len(r[1]) for r in rows)
+    role_width = max(len(r[0]) for r in rows)
     for role, email, secret in rows:
-        click.echo(f"  {role:<20} {email:<{width}}  {secret}")
+        click.echo(f"  {role:<{role_width}} {email:<{width}}  {secret}")
 
 
 @click.command("create-admin")
@@ -76,7 +77,8 @@ def audit_verify_command():
     reports = audit.verify_all()
     bad = [r for r in reports if not r.ok]
     for r in reports:
-        click.echo(f"{r.chain}: {r.events} event(s) {'OK' if r.ok else 'TAMPERED'}")
+        start = f" from checkpoint #{r.checkpoint_seq}" if r.checkpoint_seq else ""
+        click.echo(f"{r.chain}: {r.events} event(s){start} {'OK' if r.ok else 'TAMPERED'}")
         for problem in r.problems:
             click.echo(f"  - {problem}")
     if bad:

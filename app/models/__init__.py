@@ -3,12 +3,12 @@
 from app.models.agent_setting import AgentSettingValue
 from app.models.api_token import ApiToken
 from app.models.assistance import Assistance, OperatorDevice, SigningKey
-from app.models.audit import AuditChainHead, AuditEvent
+from app.models.audit import AuditChainHead, AuditCheckpoint, AuditEvent
 from app.models.base import Base, utcnow
 from app.models.device import DEVICE_KINDS, Device, DeviceSession
 from app.models.fleet import AgentOrder, EnrollmentToken
 from app.models.organization import Organization, Product, ReportingGroup
-from app.models.role import Role, RolePermission
+from app.models.role import Role, RolePermission, RoleReportingGroup
 from app.models.user import AuthSession, Membership, User
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "ApiToken",
     "Assistance",
     "AuditChainHead",
+    "AuditCheckpoint",
     "AuditEvent",
     "AuthSession",
     "Base",
@@ -31,6 +32,7 @@ __all__ = [
     "ReportingGroup",
     "Role",
     "RolePermission",
+    "RoleReportingGroup",
     "SigningKey",
     "User",
     "utcnow",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, utcnow
@@ -49,3 +49,28 @@ class AuditChainHead(Base):
     organization_id: Mapped[int | None] = mapped_column(Integer)
     last_seq: Mapped[int] = mapped_column(default=0)
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpoint(Base):
+    """Where a chain starts after retention pruning: the seq and hash of the last pruned
+    event. `verify_chain` starts from the newest checkpoint instead of the genesis hash;
+    each checkpoint is confirmed by an `audit.pruned` event inside the chain itself, so a
+    checkpoint forged to hide a deletion does not verify."""
+
+    __tablename__ = "audit_checkpoints"
+    __table_args__ = (
+        UniqueConstraint("chain", "seq"),
+        CheckConstraint("seq > 0", name="seq"),
+        CheckConstraint("events_pruned > 0", name="events_pruned"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chain: Mapped[str] = mapped_column(String(40))
+    # No foreign key, like the events it stands for.
+    organization_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    seq: Mapped[int]
+    hash: Mapped[str] = mapped_column(String(64))
+    # Events older than this were pruned (the retention cut-off of that run).
+    pruned_before: Mapped[datetime]
+    events_pruned: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -4,18 +4,34 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, ForeignKeyConstraint, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, ForeignKeyConstraint, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, utcnow
 
+# How long audit events are kept (days): the default and the range admins may choose.
+AUDIT_RETENTION_DEFAULT_DAYS = 365
+AUDIT_RETENTION_MIN_DAYS = 30
+AUDIT_RETENTION_MAX_DAYS = 3650
+
 
 class Organization(Base):
     __tablename__ = "organizations"
+    __table_args__ = (
+        CheckConstraint(
+            f"audit_retention_days BETWEEN {AUDIT_RETENTION_MIN_DAYS} "
+            f"AND {AUDIT_RETENTION_MAX_DAYS}",
+            name="audit_retention_days",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
     slug: Mapped[str] = mapped_column(String(64), unique=True)
+    # Older audit events are pruned by the worker (app.services.audit_retention).
+    audit_retention_days: Mapped[int] = mapped_column(
+        default=AUDIT_RETENTION_DEFAULT_DAYS, server_default=str(AUDIT_RETENTION_DEFAULT_DAYS)
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     products: Mapped[list[Product]] = relationship(

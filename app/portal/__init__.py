@@ -2,6 +2,7 @@ from flask import Blueprint
 
 from app.agent_settings.registry import REGISTRY
 from app.models import utcnow
+from app.models.organization import AUDIT_RETENTION_MAX_DAYS, AUDIT_RETENTION_MIN_DAYS
 from app.permissions import PERMISSIONS
 from app.tenancy import current_membership, current_org, has_permission
 
@@ -17,12 +18,16 @@ def portal_context():
         "permission_labels": PERMISSIONS,
         "registry": REGISTRY,
         "now": utcnow,
+        "retention_min": AUDIT_RETENTION_MIN_DAYS,
+        "retention_max": AUDIT_RETENTION_MAX_DAYS,
     }
 
 
 from app.portal import (  # noqa: E402,F401
     assistances,
+    audit,
     enrollment,
+    roles,
     settings,
     tokens,
     views,

@@ -19,7 +19,13 @@ from app.extensions import db
 from app.models import AuditEvent, Product, ReportingGroup, Role
 from app.portal import bp
 from app.portal.settings_form import cell_name, cells, parse_form
-from app.tenancy import current_org, get_in_org_or_404, has_permission, permission_required
+from app.tenancy import (
+    current_org,
+    get_group_preview_or_404,
+    get_in_org_or_404,
+    has_permission,
+    permission_required,
+)
 
 SETTINGS_READERS = ("org.manage", "product.configure", "group.configure")
 
@@ -78,9 +84,13 @@ def _save(apply, redirect_to: str, fail_template: str, **context):
 
 
 @bp.route("/settings/")
-@permission_required(*SETTINGS_READERS)
+@permission_required(*SETTINGS_READERS, "roles.manage", "roles.assign")
 def settings_home():
-    return redirect(url_for("portal.organization_settings"))
+    if any(has_permission(p) for p in SETTINGS_READERS):
+        return redirect(url_for("portal.organization_settings"))
+    if has_permission("roles.manage"):
+        return redirect(url_for("portal.roles"))
+    return redirect(url_for("portal.members"))
 
 
 @bp.route("/settings/organization")
@@ -92,7 +102,10 @@ def organization_settings():
         ).scalars()
     )
     return render_template(
-        "settings/organization.html", products=products, tab=request.args.get("tab", "products")
+        "settings/organization.html",
+        products=products,
+        tab=request.args.get("tab", "products"),
+        days=None,
     )
 
 
@@ -185,7 +198,7 @@ def group_settings_history(group_id: int):
 @bp.route("/settings/reporting-groups/<int:group_id>/effective")
 @permission_required("devices.view", "group.configure", "product.configure")
 def group_effective_settings(group_id: int):
-    group = _group(group_id)
+    group = get_group_preview_or_404(group_id, joinedload(ReportingGroup.product))
     roles = _roles()
     role = None
     if request.args.get("role"):

@@ -16,7 +16,13 @@ from app.services.fleet_queries import (
     sessions_page,
 )
 from app.services.orders import recent_orders
-from app.tenancy import current_membership, current_org, get_in_org_or_404, permission_required
+from app.tenancy import (
+    current_membership,
+    current_org,
+    get_visible_device_or_404,
+    permission_required,
+    visible_group_ids,
+)
 
 
 def _page_or_400(build):
@@ -30,20 +36,21 @@ def _page_or_400(build):
 @bp.route("/workspaces/devices")
 @permission_required("devices.view")
 def devices():
-    page = _page_or_400(lambda: devices_page(current_org.id, request.args))
+    visible = visible_group_ids()
+    page = _page_or_400(lambda: devices_page(current_org.id, request.args, visible_groups=visible))
     return render_template(
         "workspaces/devices.html",
         page=page,
         args=request.args,
-        choices=filter_choices(current_org.id),
+        choices=filter_choices(current_org.id, visible_groups=visible),
     )
 
 
 @bp.route("/workspaces/devices/<int:device_id>")
 @permission_required("devices.view")
 def device(device_id: int):
-    device = get_in_org_or_404(
-        Device, device_id, joinedload(Device.reporting_group), selectinload(Device.sessions)
+    device = get_visible_device_or_404(
+        device_id, joinedload(Device.reporting_group), selectinload(Device.sessions)
     )
     seen = last_seen([device.id]).get(device.id)
     role = current_membership.role
@@ -60,10 +67,11 @@ def device(device_id: int):
 @bp.route("/workspaces/sessions")
 @permission_required("devices.view")
 def sessions():
-    page = _page_or_400(lambda: sessions_page(current_org.id, request.args))
+    visible = visible_group_ids()
+    page = _page_or_400(lambda: sessions_page(current_org.id, request.args, visible_groups=visible))
     return render_template(
         "workspaces/sessions.html",
         page=page,
         args=request.args,
-        choices=filter_choices(current_org.id),
+        choices=filter_choices(current_org.id, visible_groups=visible),
     )

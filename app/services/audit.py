@@ -12,15 +12,17 @@ from typing import Any
 
 from flask import has_request_context, request
 from flask_login import current_user
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.extensions import db
-from app.models import AuditChainHead, AuditEvent, utcnow
+from app.models import AuditChainHead, AuditCheckpoint, AuditEvent, utcnow
 from app.models.audit import chain_for
 
 GENESIS_HASH = "0" * 64
+# The event retention pruning records in the chain; it confirms the checkpoint it made.
+PRUNED_ACTION = "audit.pruned"
 
 
 class AuditLogImmutable(RuntimeError):
@@ -29,9 +31,13 @@ class AuditLogImmutable(RuntimeError):
 
 @event.listens_for(Session, "before_flush")
 def _refuse_audit_changes(session, flush_context, instances):
+    # Retention pruning (app.services.audit_retention) is the one sanctioned deletion; it
+    # does not go through the ORM.
     for obj in (*session.dirty, *session.deleted):
-        if isinstance(obj, AuditEvent) and (obj in session.deleted or session.is_modified(obj)):
-            raise AuditLogImmutable("audit events are append-only")
+        if isinstance(obj, AuditEvent | AuditCheckpoint) and (
+            obj in session.deleted or session.is_modified(obj)
+        ):
+            raise AuditLogImmutable("audit events and checkpoints are append-only")
 
 
 def _canonical(ev: AuditEvent) -> bytes:
@@ -131,21 +137,62 @@ class ChainReport:
     chain: str
     events: int = 0
     problems: list[str] = field(default_factory=list)
+    # Seq of the checkpoint verification started from (None: the genesis hash).
+    checkpoint_seq: int | None = None
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
+def latest_checkpoint(chain: str) -> AuditCheckpoint | None:
+    return db.session.execute(
+        select(AuditCheckpoint)
+        .where(AuditCheckpoint.chain == chain)
+        .order_by(AuditCheckpoint.seq.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def confirms(ev: AuditEvent, checkpoint: AuditCheckpoint) -> bool:
+    """Is `ev` the pruning event that recorded `checkpoint`?"""
+    return (
+        ev.action == PRUNED_ACTION
+        and ev.details.get("through_seq") == checkpoint.seq
+        and ev.details.get("through_hash") == checkpoint.hash
+    )
+
+
 def verify_chain(chain: str) -> ChainReport:
-    """Recompute every hash of `chain`; report modified, inserted or deleted events."""
+    """Recompute every hash of `chain`; report modified, inserted or deleted events.
+
+    After retention pruning the chain starts at its newest checkpoint (seq and hash of
+    the last pruned event) instead of the genesis hash. The checkpoint must be confirmed
+    by the `audit.pruned` event recorded in the chain when it was made, so a checkpoint
+    inserted to cover a deletion is reported, and so is a deleted checkpoint (the chain
+    then no longer starts at #1)."""
     report = ChainReport(chain)
     head = db.session.get(AuditChainHead, chain)
+    checkpoint = latest_checkpoint(chain)
     prev_hash, expected_seq = GENESIS_HASH, 1
-    rows = db.session.execute(
-        select(AuditEvent).where(AuditEvent.chain == chain).order_by(AuditEvent.seq)
-    ).scalars()
-    for ev in rows:
+    confirmed = True
+    query = select(AuditEvent).where(AuditEvent.chain == chain)
+    if checkpoint is not None:
+        report.checkpoint_seq = checkpoint.seq
+        prev_hash, expected_seq = checkpoint.hash, checkpoint.seq + 1
+        confirmed = False
+        leftover = db.session.execute(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.chain == chain, AuditEvent.seq <= checkpoint.seq)
+        ).scalar_one()
+        if leftover:
+            report.problems.append(
+                f"{leftover} event(s) at or before checkpoint #{checkpoint.seq} should have "
+                "been pruned"
+            )
+        query = query.where(AuditEvent.seq > checkpoint.seq)
+    for ev in db.session.execute(query.order_by(AuditEvent.seq)).scalars():
         report.events += 1
         if ev.seq != expected_seq:
             report.problems.append(
@@ -153,9 +200,17 @@ def verify_chain(chain: str) -> ChainReport:
             )
         if ev.prev_hash != prev_hash:
             report.problems.append(f"event #{ev.seq} (id {ev.id}) does not link to its predecessor")
-        if compute_hash(ev) != ev.hash:
+        intact = compute_hash(ev) == ev.hash
+        if not intact:
             report.problems.append(f"event #{ev.seq} (id {ev.id}) was modified")
+        if not confirmed and intact and confirms(ev, checkpoint):
+            confirmed = True
         prev_hash, expected_seq = ev.hash, ev.seq + 1
+    if not confirmed:
+        report.problems.append(
+            f"checkpoint #{checkpoint.seq} is not confirmed by an {PRUNED_ACTION} event in "
+            "the chain (events deleted outside retention pruning?)"
+        )
     if head is None:
         if report.events:
             report.problems.append("chain head is missing")
@@ -169,4 +224,5 @@ def verify_chain(chain: str) -> ChainReport:
 def verify_all() -> list[ChainReport]:
     chains = set(db.session.execute(select(AuditChainHead.chain)).scalars())
     chains |= set(db.session.execute(select(AuditEvent.chain).distinct()).scalars())
+    chains |= set(db.session.execute(select(AuditCheckpoint.chain).distinct()).scalars())
     return [verify_chain(c) for c in sorted(chains)]

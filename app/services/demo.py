@@ -9,14 +9,16 @@ from sqlalchemy import select
 
 from app.agent_settings.service import SettingChange, apply_changes
 from app.extensions import db
-from app.models import Organization
+from app.models import Organization, Role
 from app.permissions import BUILTIN_ROLES
+from app.services import audit
 from app.services.organizations import (
     builtin_role,
     create_organization,
     create_product,
     create_reporting_group,
 )
+from app.services.roles import describe_role
 from app.services.users import add_membership, create_user
 
 DEMO_ORG = "Acme"
@@ -31,6 +33,9 @@ DEMO_USERS = {
     "operator": "operator@acme.example",
     "auditor": "auditor@acme.example",
 }
+# A custom role limited to one reporting group, and the demo user holding it.
+DEMO_LIMITED_ROLE = ("Kiosk Operator", frozenset({"devices.view", "ra.start"}), "Kiosks")
+DEMO_LIMITED_USER = "kiosk.operator@acme.example"
 
 _ALPHABET = "".join(c for c in string.ascii_letters + string.digits if c not in "0O1lI")
 
@@ -66,8 +71,32 @@ def seed_demo() -> list[tuple[str, str, str]] | None:
         add_membership(user, org, builtin_role(org.id, key))
         credentials.append((role_name, email, password))
     configure_demo_settings(org, product, groups)
+    role_name, _, group_name = DEMO_LIMITED_ROLE
+    role = create_demo_limited_role(org, groups)
+    password = generate_password()
+    user = create_user(DEMO_LIMITED_USER, password, name=f"Acme {role_name}")
+    add_membership(user, org, role)
+    credentials.append((f"{role_name} ({group_name} only)", DEMO_LIMITED_USER, password))
     db.session.commit()
     return credentials
+
+
+def create_demo_limited_role(org, groups) -> Role:
+    """ "Kiosk Operator": sees and assists only the Kiosks devices."""
+    name, perms, group_name = DEMO_LIMITED_ROLE
+    role = Role(organization_id=org.id, name=name)
+    role.set_permissions(perms)
+    role.set_group_limit({groups[group_name].id})
+    db.session.add(role)
+    db.session.flush()
+    audit.record(
+        "role.created",
+        organization_id=org.id,
+        target=role,
+        actor_label="demo seed",
+        details={"role": describe_role(role), "via": "demo"},
+    )
+    return role
 
 
 def configure_demo_settings(org, product, groups) -> None:

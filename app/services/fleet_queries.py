@@ -1,8 +1,13 @@
 """Listing devices and user sessions for people (pages and API): filtered, paginated,
-a constant number of queries per page whatever the fleet size."""
+a constant number of queries per page whatever the fleet size.
+
+Every function takes `visible_groups` (keyword, required): the reporting groups the caller
+may see (`app.tenancy.visible_group_ids()`), None for all. It has no default on purpose:
+each caller states the limit instead of forgetting it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from math import ceil
@@ -63,9 +68,19 @@ def _page_number(args) -> int:
     return page
 
 
-def device_filters(org_id: int, args) -> list:
-    """SQL conditions from request arguments: group, online, os, version, kind, q."""
-    conditions = [Device.organization_id == org_id]
+def _group_scope(column, visible_groups: Iterable[int] | None) -> list:
+    if visible_groups is None:
+        return []
+    return [column.in_(sorted(visible_groups))]
+
+
+def device_filters(org_id: int, args, *, visible_groups: Iterable[int] | None) -> list:
+    """SQL conditions from request arguments: group, online, os, version, kind, q; always
+    within the organization and `visible_groups`."""
+    conditions = [
+        Device.organization_id == org_id,
+        *_group_scope(Device.reporting_group_id, visible_groups),
+    ]
     if (group_id := _int(args, "group")) is not None:
         conditions.append(Device.reporting_group_id == group_id)
     online = (args.get("online") or "").strip()
@@ -93,8 +108,10 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def devices_page(org_id: int, args, page_size: int = PAGE_SIZE) -> Page:
-    conditions = device_filters(org_id, args)
+def devices_page(
+    org_id: int, args, *, visible_groups: Iterable[int] | None, page_size: int = PAGE_SIZE
+) -> Page:
+    conditions = device_filters(org_id, args, visible_groups=visible_groups)
     page = _page_number(args)
     total = db.session.execute(
         select(func.count()).select_from(Device).where(*conditions)
@@ -114,8 +131,13 @@ def devices_page(org_id: int, args, page_size: int = PAGE_SIZE) -> Page:
     return Page(list(devices), total, page, page_size, last_seen(d.id for d in devices))
 
 
-def sessions_page(org_id: int, args, page_size: int = PAGE_SIZE) -> Page:
-    conditions = [DeviceSession.organization_id == org_id]
+def sessions_page(
+    org_id: int, args, *, visible_groups: Iterable[int] | None, page_size: int = PAGE_SIZE
+) -> Page:
+    conditions = [
+        DeviceSession.organization_id == org_id,
+        *_group_scope(Device.reporting_group_id, visible_groups),
+    ]
     if state := (args.get("state") or "").strip():
         if state not in SESSION_STATES:
             raise FilterError("state", f"state is one of {', '.join(SESSION_STATES)}")
@@ -146,19 +168,23 @@ def sessions_page(org_id: int, args, page_size: int = PAGE_SIZE) -> Page:
     return Page(list(rows), total, page, page_size, last_seen({s.device_id for s in rows}))
 
 
-def filter_choices(org_id: int) -> dict[str, list]:
-    """Options for the filter menus (three small queries)."""
+def filter_choices(org_id: int, *, visible_groups: Iterable[int] | None) -> dict[str, list]:
+    """Options for the filter menus (three small queries), from the visible groups only."""
     groups = db.session.execute(
         select(ReportingGroup.id, ReportingGroup.name)
-        .where(ReportingGroup.organization_id == org_id)
+        .where(
+            ReportingGroup.organization_id == org_id,
+            *_group_scope(ReportingGroup.id, visible_groups),
+        )
         .order_by(ReportingGroup.name)
     ).all()
+    visible_devices = [
+        Device.organization_id == org_id,
+        *_group_scope(Device.reporting_group_id, visible_groups),
+    ]
     os_names = (
         db.session.execute(
-            select(Device.os_name)
-            .where(Device.organization_id == org_id)
-            .distinct()
-            .order_by(Device.os_name)
+            select(Device.os_name).where(*visible_devices).distinct().order_by(Device.os_name)
         )
         .scalars()
         .all()
@@ -166,7 +192,7 @@ def filter_choices(org_id: int) -> dict[str, list]:
     versions = (
         db.session.execute(
             select(Device.agent_version)
-            .where(Device.organization_id == org_id)
+            .where(*visible_devices)
             .distinct()
             .order_by(Device.agent_version)
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from app.services.audit_retention import prune_all
 from app.services.auth import prune_expired_sessions
 
 log = logging.getLogger(__name__)
@@ -13,4 +14,12 @@ def prune_sessions() -> int:
     """Delete sign-in sessions that expired or ended."""
     removed = prune_expired_sessions()
     log.info("pruned %d expired sign-in session(s)", removed)
+    return removed
+
+
+def prune_audit_log() -> int:
+    """Delete audit events past each organization's retention, behind a checkpoint."""
+    removed = prune_all()
+    if removed:
+        log.info("pruned %d audit event(s) past retention", removed)
     return removed

@@ -41,6 +41,9 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
         "app.tasks.assistance.sweep_assistances",
         "ASSISTANCE_SWEEP_INTERVAL_SECONDS",
     ),
+    PeriodicJob(
+        "prune-audit", "app.tasks.housekeeping.prune_audit_log", "AUDIT_PRUNE_INTERVAL_SECONDS"
+    ),
 )
 
 

@@ -1,0 +1,26 @@
+"""The organization's audit log (read-only)."""
+
+from __future__ import annotations
+
+from flask import jsonify, request
+
+from app.api import bp
+from app.api.auth import require
+from app.services import audit_log
+from app.tenancy import current_org
+
+
+@bp.get("/audit")
+@require("audit.view")
+def list_audit_events():
+    # FilterError becomes a 400 naming the field (app.api.devices).
+    page = audit_log.audit_page(current_org.id, request.args)
+    return jsonify(
+        {
+            "items": [audit_log.event_json(e) for e in page.items],
+            "page": page.page,
+            "page_size": page.page_size,
+            "total": page.total,
+            "pages": page.pages,
+        }
+    )
