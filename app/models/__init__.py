@@ -6,8 +6,11 @@ from app.models.audit import AuditChainHead, AuditEvent
 from app.models.base import Base, utcnow
 from app.models.device import DEVICE_KINDS, Device, DeviceSession
 from app.models.fleet import AgentOrder, EnrollmentToken
+from app.models.invitation import Invitation
+from app.models.mfa import RecoveryCode, TotpCredential
 from app.models.organization import Organization, Product, ReportingGroup
 from app.models.role import Role, RolePermission
+from app.models.sso import SsoConfig, SsoDomain, SsoIdentity
 from app.models.user import AuthSession, Membership, User
 
 __all__ = [
@@ -22,12 +25,18 @@ __all__ = [
     "Device",
     "DeviceSession",
     "EnrollmentToken",
+    "Invitation",
     "Membership",
     "Organization",
     "Product",
+    "RecoveryCode",
     "ReportingGroup",
     "Role",
     "RolePermission",
+    "SsoConfig",
+    "SsoDomain",
+    "SsoIdentity",
+    "TotpCredential",
     "User",
     "utcnow",
 ]

@@ -4,19 +4,27 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, ForeignKeyConstraint, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, ForeignKeyConstraint, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, utcnow
 
+# Who must use a second factor: nobody required, every member, or members whose role
+# holds `ra.start` (those who can take control of computers).
+MFA_POLICIES = ("off", "all", "ra_start")
+
 
 class Organization(Base):
     __tablename__ = "organizations"
+    __table_args__ = (
+        CheckConstraint("mfa_policy IN ('off', 'all', 'ra_start')", name="mfa_policy"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    mfa_policy: Mapped[str] = mapped_column(String(16), default="off", server_default="off")
 
     products: Mapped[list[Product]] = relationship(
         back_populates="organization", order_by="Product.name"
