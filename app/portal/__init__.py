@@ -3,7 +3,7 @@ from flask import Blueprint
 from app.agent_settings.registry import REGISTRY
 from app.models import utcnow
 from app.permissions import PERMISSIONS
-from app.tenancy import current_membership, current_org, has_permission
+from app.tenancy import available_memberships, current_membership, current_org, has_permission
 
 bp = Blueprint("portal", __name__)
 
@@ -11,6 +11,7 @@ bp = Blueprint("portal", __name__)
 @bp.app_context_processor
 def portal_context():
     return {
+        "available_memberships": available_memberships,
         "current_membership": current_membership,
         "current_org": current_org,
         "has_permission": has_permission,
@@ -20,4 +21,11 @@ def portal_context():
     }
 
 
-from app.portal import enrollment, settings, tokens, views, workspaces  # noqa: E402,F401
+from app.portal import (  # noqa: E402,F401
+    enrollment,
+    security_settings,
+    settings,
+    tokens,
+    views,
+    workspaces,
+)

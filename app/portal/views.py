@@ -9,7 +9,7 @@ from app.extensions import db
 from app.portal import bp
 from app.portal.forms import ChangePasswordForm, SwitchOrgForm
 from app.security import SESSION_TOKEN_KEY
-from app.services import api_tokens, audit
+from app.services import access, api_tokens, audit, mfa
 from app.services.auth import end_all_sessions, start_session
 from app.services.passwords import verify_password
 from app.services.users import UserError, set_password
@@ -64,5 +64,10 @@ def profile():
     elif request.method == "POST":
         status = 400
     return render_template(
-        "portal/profile.html", form=form, tokens=api_tokens.tokens_of(current_user.id)
+        "portal/profile.html",
+        form=form,
+        tokens=api_tokens.tokens_of(current_user.id),
+        mfa_enrolled=mfa.is_enrolled(current_user.id),
+        mfa_required=access.mfa_required_for(current_user),
+        recovery_codes_left=mfa.recovery_codes_left(current_user.id),
     ), status
