@@ -233,8 +233,11 @@ class MembershipView(TenantModelView):
             user = find_user_by_email(form.email.data)
             if user is not None and not actor.is_platform_admin:
                 # Adding an existing account would put someone in an organization without
-                # their consent; invitations (which they accept) will cover this.
-                raise UserError("That e-mail cannot be added here. Ask a platform admin to add it.")
+                # their consent: they join by accepting an invitation instead.
+                raise UserError(
+                    "That e-mail cannot be added here. Invite it from Settings → Invitations: "
+                    "the person accepts by signing in to their account."
+                )
             if user is None:
                 if not form.password.data:
                     raise UserError("A new user needs an initial password.")

@@ -23,6 +23,7 @@ def portal_context():
 
 from app.portal import (  # noqa: E402,F401
     enrollment,
+    people,
     security_settings,
     settings,
     tokens,

@@ -78,8 +78,10 @@ def _save(apply, redirect_to: str, fail_template: str, **context):
 
 
 @bp.route("/settings/")
-@permission_required(*SETTINGS_READERS)
+@permission_required(*SETTINGS_READERS, "users.manage")
 def settings_home():
+    if not any(has_permission(p) for p in SETTINGS_READERS):
+        return redirect(url_for("portal.invitation_list"))
     return redirect(url_for("portal.organization_settings"))
 
 
