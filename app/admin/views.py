@@ -20,6 +20,7 @@ from app.models import Device, Membership, Organization, ReportingGroup, Role
 from app.permissions import ALL_PERMISSIONS, PERMISSIONS
 from app.services import audit
 from app.services.auth import end_all_sessions
+from app.services.offboarding import end_membership_access, end_user_access
 from app.services.organizations import create_builtin_roles, slugify
 from app.services.passwords import password_problem
 from app.services.roles import RoleChangeRefused, check_grant, check_removal, check_role_edit
@@ -291,15 +292,17 @@ class MembershipView(TenantModelView):
         return True
 
     def on_model_delete(self, model):
+        actor = current_user._get_current_object()
         try:
-            check_removal(current_user._get_current_object(), model)
+            check_removal(actor, model)
         except RoleChangeRefused as exc:
             raise ValidationError(str(exc)) from None
+        ended = end_membership_access(model, actor)
         audit.record(
             "membership.deleted",
             organization_id=model.organization_id,
             target=model,
-            details={"user": model.user.email, "role": model.role.name, "via": "admin"},
+            details={"user": model.user.email, "role": model.role.name, "via": "admin", **ended},
         )
 
 
@@ -362,13 +365,17 @@ class UserView(TenantModelView):
         changes = changes_of(model)
         if form.new_password.data:
             changes["password"] = "reset"  # noqa: S105 (a marker, never the password)
-        if ("active" in changes and not model.active) or form.new_password.data:
+        ended = {}
+        if "active" in changes and not model.active:
+            # Deactivated: every session and API token of the account ends now.
+            ended = end_user_access(model, current_user._get_current_object())
+        elif form.new_password.data:
             end_all_sessions(model.id)
         audit.record(
             "user.updated",
             organization_id=None,
             target=model,
-            details={"changes": changes, "via": "admin"},
+            details={"changes": changes, "via": "admin", **ended},
         )
         db.session.commit()
         return True
