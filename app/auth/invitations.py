@@ -104,7 +104,7 @@ def _create_account(found, context):
     if context["sso_only"]:
         db.session.commit()
         flash(f"Your account is ready. Sign in with {org.name}'s single sign-on.", "success")
-        return redirect(url_for("auth.login"))
+        return redirect(url_for("auth.sso_start", org=org.slug))
     audit.record(
         "auth.login",
         organization_id=org.id,
