@@ -36,7 +36,8 @@ def build_message(to: str, subject: str, body: str) -> EmailMessage:
     msg["Subject"] = subject
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = make_msgid(domain="portal.invalid")
-    msg.set_content(body)
+    # Plain ASCII stays readable as is in the outbox files (links are not wrapped).
+    msg.set_content(body, cte="7bit" if body.isascii() else "quoted-printable")
     return msg
 
 

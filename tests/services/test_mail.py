@@ -123,3 +123,16 @@ def test_production_sends_by_smtp_and_refuses_clear_text_credentials():
     assert ok.SMTP_PORT == 587
     with pytest.raises(ConfigError, match="MAIL_BACKEND"):
         load_config("development", env={"MAIL_BACKEND": "carrier-pigeon"})
+
+
+def test_links_stay_unwrapped_and_non_ascii_text_survives(app, outbox):
+    link = "http://127.0.0.1:5000/invitations/" + "x" * 43
+    with app.app_context():
+        mail.send("ada@example.com", "Ascii", f"Open:\n    {link}\n")
+        mail.send("bob@example.com", "Zürich", "Willkommen bei Zürich AG")
+    first = os.path.join(outbox.folder, sorted(os.listdir(outbox.folder))[0])
+    with open(first, "rb") as fh:
+        raw = fh.read()
+    assert link.encode() in raw  # readable in the file, not quoted-printable wrapped
+    assert outbox.last_body("bob@example.com").strip() == "Willkommen bei Zürich AG"
+    assert outbox.messages("bob@example.com")[0]["Subject"] == "Zürich"
