@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 from app.auth import bp
 from app.auth.views import landing_url, safe_next
 from app.extensions import db
+from app.portal.views import render_profile
 from app.security import SESSION_TOKEN_KEY, current_auth_session, current_session_access
 from app.services import access, mfa
 from app.services.auth import promote_session
@@ -108,7 +109,7 @@ def mfa_regenerate_codes():
     except mfa.MfaError as exc:
         db.session.commit()
         flash(exc.message, "error")
-        return redirect(url_for("portal.profile")), 303
+        return render_profile(exc.status)
     db.session.commit()
     return render_template(
         "auth/mfa_recovery_codes.html",
@@ -128,13 +129,13 @@ def mfa_remove():
             "authenticator app. To move to a new phone, ask a platform admin to reset it.",
             "error",
         )
-        return redirect(url_for("portal.profile")), 303
+        return render_profile(409)
     try:
         mfa.verify(user, request.form.get("code", ""))
     except mfa.MfaError as exc:
         db.session.commit()
         flash(exc.message, "error")
-        return redirect(url_for("portal.profile")), 303
+        return render_profile(exc.status)
     mfa.remove(user, reason="by_user", actor=user)
     db.session.commit()
     flash("Your authenticator app was removed; sign-in asks only for your password.", "success")

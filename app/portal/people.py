@@ -28,33 +28,35 @@ def _mail(invitation: Invitation, raw: str) -> bool:
     return True
 
 
-@bp.route("/settings/invitations", methods=["GET", "POST"])
-@permission_required("users.manage")
-def invitation_list():
-    actor = current_user._get_current_object()
-    roles = invitations.grantable_roles(actor, current_org.id)
-    status = 200
-    if request.method == "POST":
-        role = get_in_org_or_404(Role, request.form.get("role_id"))
-        email = request.form.get("email", "")
-        try:
-            invitation, raw = invitations.create_invitation(actor, current_org, email, role)
-        except invitations.InvitationError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            status = exc.status
-        else:
-            db.session.commit()
-            if _mail(invitation, raw):
-                flash(f"Invitation sent to {invitation.email}.", "success")
-            return redirect(url_for("portal.invitation_list")), 303
+def _list_page(status: int = 200):
+    """The invitations page; after a refusal, with its status and the submitted form."""
     return render_template(
         "settings/invitations.html",
         invitations=invitations.invitations_of(current_org.id),
-        roles=roles,
+        roles=invitations.grantable_roles(current_user._get_current_object(), current_org.id),
         at=utcnow(),
-        form=request.form,
+        form=request.form if request.endpoint == "portal.invitation_list" else {},
     ), status
+
+
+@bp.route("/settings/invitations", methods=["GET", "POST"])
+@permission_required("users.manage")
+def invitation_list():
+    if request.method == "GET":
+        return _list_page()
+    role = get_in_org_or_404(Role, request.form.get("role_id"))
+    try:
+        invitation, raw = invitations.create_invitation(
+            current_user._get_current_object(), current_org, request.form.get("email", ""), role
+        )
+    except invitations.InvitationError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return _list_page(exc.status)
+    db.session.commit()
+    if _mail(invitation, raw):
+        flash(f"Invitation sent to {invitation.email}.", "success")
+    return redirect(url_for("portal.invitation_list")), 303
 
 
 @bp.route("/settings/invitations/<int:invitation_id>/resend", methods=["POST"])
@@ -66,7 +68,7 @@ def resend_invitation(invitation_id: int):
     except invitations.InvitationError as exc:
         db.session.rollback()
         flash(exc.message, "error")
-        return redirect(url_for("portal.invitation_list")), 303
+        return _list_page(exc.status)
     db.session.commit()
     if _mail(invitation, raw):
         flash(f"A new link was sent to {invitation.email}; the old one no longer works.", "success")
@@ -82,7 +84,7 @@ def revoke_invitation(invitation_id: int):
     except invitations.InvitationError as exc:
         db.session.rollback()
         flash(exc.message, "error")
-        return redirect(url_for("portal.invitation_list")), 303
+        return _list_page(exc.status)
     db.session.commit()
     flash(
         f"The invitation of {invitation.email} was withdrawn; its link no longer works.", "success"

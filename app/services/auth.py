@@ -133,9 +133,11 @@ def start_session(
     return token
 
 
-def promote_session(record: AuthSession, ip: str, user_agent: str) -> str:
-    """The second factor was given: end `record` and return the token of a fresh,
-    MFA-verified session like it (a new id, as at every step up). Caller commits."""
+def replace_session(
+    record: AuthSession, ip: str, user_agent: str, *, mfa_verified: bool | None = None
+) -> str:
+    """End `record` and return the token of a fresh session like it (same method and
+    organization; MFA as before unless `mfa_verified` says otherwise). Caller commits."""
     record.ended_at = utcnow()
     return start_session(
         record.user,
@@ -143,8 +145,14 @@ def promote_session(record: AuthSession, ip: str, user_agent: str) -> str:
         user_agent,
         method=record.auth_method,
         organization_id=record.organization_id,
-        mfa_verified=True,
+        mfa_verified=record.mfa_verified_at is not None if mfa_verified is None else mfa_verified,
     )
+
+
+def promote_session(record: AuthSession, ip: str, user_agent: str) -> str:
+    """The second factor was given: a fresh, MFA-verified session replaces `record` (a new
+    id, as at every step up). Caller commits."""
+    return replace_session(record, ip, user_agent, mfa_verified=True)
 
 
 def load_session(token: str | None, now: datetime | None = None) -> AuthSession | None:

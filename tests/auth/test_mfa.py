@@ -288,7 +288,7 @@ def test_removing_the_authenticator_needs_a_code_and_is_refused_when_required(
     clock.advance(mfa.STEP_SECONDS)
     assert (
         browser.submit("/profile", {"code": "123456"}, post_url="/profile/mfa/remove").status_code
-        == 303
+        == 401
     )
     with app.app_context():
         assert mfa.is_enrolled(find_user_by_email(acme["operator"]).id)
@@ -296,7 +296,8 @@ def test_removing_the_authenticator_needs_a_code_and_is_refused_when_required(
     refused = browser.submit(
         "/profile", {"code": code(secret, clock)}, post_url="/profile/mfa/remove"
     )
-    assert refused.status_code == 303
+    assert refused.status_code == 409
+    assert "requires a second factor" in refused.get_data(as_text=True)
     with app.app_context():
         assert mfa.is_enrolled(find_user_by_email(acme["operator"]).id)
     set_policy(app, acme["org"], "off")
@@ -306,6 +307,26 @@ def test_removing_the_authenticator_needs_a_code_and_is_refused_when_required(
     with app.app_context():
         assert not mfa.is_enrolled(find_user_by_email(acme["operator"]).id)
     assert audit_events(app, "auth.mfa_removed")
+
+
+def test_changing_the_password_keeps_the_session_mfa_verified(app, acme, make_browser, clock):
+    browser = make_browser()
+    browser.login(acme["operator"], factories.PASSWORD)
+    enroll(browser, clock)
+    new = "another long password"
+    response = browser.submit(
+        "/profile",
+        {"current_password": factories.PASSWORD, "new_password": new, "confirm": new},
+    )
+    assert response.status_code == 302
+    assert browser.get("/").status_code == 200  # not sent back to the code step
+    with app.app_context():
+        [live] = (
+            db.session.execute(select(AuthSession).where(AuthSession.ended_at.is_(None)))
+            .scalars()
+            .all()
+        )
+        assert live.mfa_verified_at is not None
 
 
 def test_new_recovery_codes_replace_the_old_ones(app, acme, make_browser, clock):

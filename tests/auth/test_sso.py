@@ -493,3 +493,22 @@ def test_the_token_request_proves_pkce_and_authenticates_the_client(
 
     assert create_s256_code_challenge(sent["code_verifier"]) == challenge
     assert sent["client_secret"] == CLIENT_SECRET
+
+
+def test_the_role_given_to_new_sso_users_cannot_be_deleted_from_under_it(app, acme, admin):
+    from app.models import Role
+
+    with app.app_context():
+        role = Role(organization_id=acme["org"], name="Contractors")
+        role.set_permissions({"devices.view"})
+        db.session.add(role)
+        db.session.flush()
+        db.session.get(SsoConfig, acme["org"]).jit_role_id = role.id
+        db.session.commit()
+        role_id = role.id
+    response = admin.submit(
+        "/", {"id": str(role_id)}, post_url="/admin/roles/delete/", follow_redirects=True
+    )
+    assert "conflicts with other records" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Role, role_id) is not None

@@ -167,6 +167,10 @@ def test_withdrawn_and_replaced_links_stop_working(app, admin, alpha, outbox, ma
     assert post(admin, f"/settings/invitations/{inv_id}/revoke", {}).status_code == 303
     gone = make_browser().get(second)
     assert gone.status_code == 410 and "withdrawn" in gone.get_data(as_text=True)
+    # A withdrawn invitation cannot be sent again.
+    again = post(admin, f"/settings/invitations/{inv_id}/resend", {})
+    assert again.status_code == 409
+    assert "Only pending or expired" in again.get_data(as_text=True)
     actions = [e["action"] for e in audit_events(app)]
     assert "invitation.resent" in actions and "invitation.revoked" in actions
 
@@ -340,3 +344,14 @@ def test_admin_view_points_org_admins_to_invitations_for_existing_accounts(
             ).first()
             is None
         )
+
+
+def test_deleting_a_role_withdraws_its_open_invitations(app, admin, alpha, outbox, make_browser):
+    invite(admin, "night@alpha.example", alpha.custom_role_id)
+    path = link_path(outbox, "night@alpha.example")
+    response = post(admin, "/admin/roles/delete/", {"id": str(alpha.custom_role_id)})
+    assert response.status_code == 302
+    with app.app_context():
+        assert db.session.get(Role, alpha.custom_role_id) is None
+        assert db.session.execute(select(Invitation)).first() is None
+    assert make_browser().get(path).status_code == 404
