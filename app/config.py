@@ -94,6 +94,27 @@ class Config:
         self.LAST_SEEN_FLUSH_INTERVAL_SECONDS = _int(env, "LAST_SEEN_FLUSH_INTERVAL_SECONDS", 10)
         self.ORDER_SWEEP_INTERVAL_SECONDS = _int(env, "ORDER_SWEEP_INTERVAL_SECONDS", 10)
 
+        # People and access: invitations, outgoing mail, MFA, single sign-on.
+        self.INVITATION_TTL_SECONDS = _int(env, "INVITATION_TTL_SECONDS", 7 * 24 * 60 * 60)
+        self.MAIL_BACKEND = (env.get("MAIL_BACKEND") or self.default_mail_backend()).lower()
+        self.MAIL_FROM = env.get("MAIL_FROM") or "FlexxAgent Portal <portal@localhost>"
+        # None means "outbox/ in the instance folder".
+        self.MAIL_OUTBOX_DIR = env.get("MAIL_OUTBOX_DIR") or None
+        self.SMTP_HOST = env.get("SMTP_HOST") or "localhost"
+        self.SMTP_PORT = _int(env, "SMTP_PORT", 25)
+        self.SMTP_SECURITY = (env.get("SMTP_SECURITY") or "none").lower()
+        self.SMTP_USERNAME = env.get("SMTP_USERNAME") or None
+        self.SMTP_PASSWORD = env.get("SMTP_PASSWORD") or None
+        self.SMTP_TIMEOUT_SECONDS = _int(env, "SMTP_TIMEOUT_SECONDS", 10)
+        self.MFA_MAX_FAILURES = _int(env, "MFA_MAX_FAILURES", 5)
+        self.MFA_ISSUER_NAME = env.get("MFA_ISSUER_NAME") or "FlexxAgent Portal"
+        self.SSO_HTTP_TIMEOUT_SECONDS = _int(env, "SSO_HTTP_TIMEOUT_SECONDS", 10)
+        # Identity providers on loopback or private addresses (an SSRF guard). Allowed in
+        # development and tests, where the provider runs on this machine.
+        self.SSO_ALLOW_PRIVATE_NETWORKS = _bool(
+            env, "SSO_ALLOW_PRIVATE_NETWORKS", self.name != "production"
+        )
+
         self.FLASK_ADMIN_SWATCH = "cosmo"
         self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO")
 
@@ -101,11 +122,36 @@ class Config:
         # Development only: a random key per process. `make run` passes a stable one.
         return secrets.token_hex(32)
 
+    def default_mail_backend(self) -> str:
+        return "outbox"
+
     def validate(self) -> None:
         """Refuse configurations that must not start."""
+        if self.MAIL_BACKEND not in MAIL_BACKENDS:
+            raise ConfigError(
+                f"MAIL_BACKEND must be one of {', '.join(MAIL_BACKENDS)}, got {self.MAIL_BACKEND!r}"
+            )
+        if self.SMTP_SECURITY not in SMTP_SECURITY_MODES:
+            raise ConfigError(
+                "SMTP_SECURITY must be one of "
+                f"{', '.join(SMTP_SECURITY_MODES)}, got {self.SMTP_SECURITY!r}"
+            )
+        if (
+            self.MAIL_BACKEND == "smtp"
+            and self.SMTP_USERNAME
+            and self.SMTP_SECURITY == "none"
+            and self.SMTP_HOST not in ("localhost", "127.0.0.1", "::1")
+        ):
+            raise ConfigError(
+                "SMTP credentials would travel in clear text: set SMTP_SECURITY to starttls or ssl"
+            )
 
     def as_dict(self) -> dict[str, object]:
         return {k: v for k, v in vars(self).items() if k.isupper()}
+
+
+MAIL_BACKENDS = ("outbox", "smtp")
+SMTP_SECURITY_MODES = ("none", "starttls", "ssl")
 
 
 class DevelopmentConfig(Config):
@@ -134,7 +180,11 @@ class ProductionConfig(Config):
     def default_secret_key(self) -> str:
         return ""
 
+    def default_mail_backend(self) -> str:
+        return "smtp"
+
     def validate(self) -> None:
+        super().validate()
         missing = [
             key
             for key, value in (

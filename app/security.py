@@ -1,19 +1,50 @@
-"""Security headers and the Flask-Login wiring to server-side sessions."""
+"""Security headers, the Flask-Login wiring to server-side sessions, and the sign-in steps
+(second factor) every request of a session must have completed."""
 
 from __future__ import annotations
 
-from flask import Flask, session
-from flask_login import AnonymousUserMixin
+from flask import Flask, g, redirect, request, session, url_for
+from flask_login import AnonymousUserMixin, current_user
 
 from app.extensions import db, login_manager
 from app.models import User
+from app.services.access import MFA_OK, MFA_VERIFY, SessionAccess, session_access
 
 SESSION_TOKEN_KEY = "sid"  # noqa: S105 (a session dict key, not a secret)
+
+# What a session that still owes its second factor may reach: nothing else.
+SIGN_IN_STEP_ENDPOINTS = frozenset({"auth.mfa_verify", "auth.mfa_enroll", "auth.logout", "static"})
 
 
 class Anonymous(AnonymousUserMixin):
     is_platform_admin = False
     memberships: list = []
+
+
+def current_auth_session():
+    """The server-side record of this request's browser session (None for API tokens)."""
+    if not current_user.is_authenticated:
+        return None
+    record = g.get("auth_session")
+    return record if record is not None and record.user_id == current_user.id else None
+
+
+def current_session_access() -> SessionAccess | None:
+    """What this browser session may do (cached per request); None without one."""
+    record = current_auth_session()
+    if record is None:
+        return None
+    cached = g.get("session_access")
+    if cached is None or cached[0] is not record:
+        cached = (record, session_access(current_user._get_current_object(), record))
+        g.session_access = cached
+    return cached[1]
+
+
+def forget_session_access() -> None:
+    """Recompute on next use (after this request changed memberships or policies)."""
+    g.pop("session_access", None)
+    g.pop("membership", None)
 
 
 def init_app(app: Flask) -> None:
@@ -36,7 +67,27 @@ def init_app(app: Flask) -> None:
         if user is None or not user.active:
             session.clear()
             return None
+        g.auth_session = record
         return user
+
+    @app.before_request
+    def enforce_sign_in_steps():
+        """A session that owes a second factor (or must first enroll one) is sent to that
+        step, whatever it asks for; programs get a 401."""
+        if request.endpoint in SIGN_IN_STEP_ENDPOINTS or not current_user.is_authenticated:
+            return None
+        access = current_session_access()
+        if access is None or access.mfa == MFA_OK:
+            return None
+        from app.errors import json_error, wants_json
+
+        if wants_json():
+            return json_error(
+                401, "Finish signing in: your second factor is required first.", "mfa_required"
+            )
+        step = "auth.mfa_verify" if access.mfa == MFA_VERIFY else "auth.mfa_enroll"
+        wanted = request.full_path.rstrip("?") if request.method == "GET" else None
+        return redirect(url_for(step, next=wanted))
 
     @app.after_request
     def security_headers(response):

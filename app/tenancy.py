@@ -21,12 +21,26 @@ T = TypeVar("T")
 ORG_SESSION_KEY = "org_id"
 
 
+def available_memberships() -> list[Membership]:
+    """The user's memberships this session may act in (SSO sessions: their organization
+    only; password sessions: organizations that allow passwords)."""
+    if not current_user.is_authenticated:
+        return []
+    from app.security import current_session_access
+
+    access = current_session_access()
+    memberships = current_user.memberships
+    if access is None:  # not a browser session (API token, CLI): scoped elsewhere
+        return memberships
+    return [m for m in memberships if m.organization_id in access.org_ids]
+
+
 def _load_membership() -> Membership | None:
     if "membership" in g:
         return g.membership
     membership = None
     if current_user.is_authenticated:
-        memberships = current_user.memberships
+        memberships = available_memberships()
         wanted = session.get(ORG_SESSION_KEY)
         membership = next((m for m in memberships if m.organization_id == wanted), None)
         if membership is None and memberships:
@@ -49,7 +63,7 @@ current_org: Organization | None = LocalProxy(get_current_org)  # type: ignore[a
 
 def switch_org(org_id: int) -> bool:
     """Make `org_id` the current organization if the user is a member of it."""
-    if not any(m.organization_id == org_id for m in current_user.memberships):
+    if not any(m.organization_id == org_id for m in available_memberships()):
         return False
     session[ORG_SESSION_KEY] = org_id
     g.pop("membership", None)

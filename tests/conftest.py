@@ -134,3 +134,45 @@ def browser(client):
 @pytest.fixture
 def make_browser(app):
     return lambda: Browser(app.test_client())
+
+
+class Outbox:
+    """The mail outbox (`MAIL_BACKEND=outbox`): what the portal has sent, as messages."""
+
+    def __init__(self, folder: str):
+        self.folder = folder
+
+    def clear(self) -> None:
+        if os.path.isdir(self.folder):
+            for name in os.listdir(self.folder):
+                os.remove(os.path.join(self.folder, name))
+
+    def messages(self, to: str | None = None) -> list:
+        from email import policy
+        from email.parser import BytesParser
+
+        if not os.path.isdir(self.folder):
+            return []
+        found = []
+        for name in sorted(os.listdir(self.folder)):
+            with open(os.path.join(self.folder, name), "rb") as fh:
+                msg = BytesParser(policy=policy.default).parse(fh)
+            if to is None or msg["To"] == to:
+                found.append(msg)
+        return found
+
+    def last_body(self, to: str) -> str:
+        found = self.messages(to)
+        assert found, f"no mail to {to}"
+        return found[-1].get_body(("plain",)).get_content()
+
+
+@pytest.fixture
+def outbox(app):
+    from app.services.mail import outbox_dir
+
+    with app.app_context():
+        box = Outbox(outbox_dir())
+    box.clear()
+    yield box
+    box.clear()

@@ -20,6 +20,7 @@ from app.models import Device, Membership, Organization, ReportingGroup, Role
 from app.permissions import PERMISSIONS
 from app.services import audit
 from app.services.auth import end_all_sessions
+from app.services.offboarding import end_membership_access, end_user_access
 from app.services.organizations import create_builtin_roles, slugify
 from app.services.passwords import password_problem
 from app.services.roles import (
@@ -241,8 +242,11 @@ class MembershipView(TenantModelView):
             user = find_user_by_email(form.email.data)
             if user is not None and not actor.is_platform_admin:
                 # Adding an existing account would put someone in an organization without
-                # their consent; invitations (which they accept) will cover this.
-                raise UserError("That e-mail cannot be added here. Ask a platform admin to add it.")
+                # their consent: they join by accepting an invitation instead.
+                raise UserError(
+                    "That e-mail cannot be added here. Invite it from Settings → Invitations: "
+                    "the person accepts by signing in to their account."
+                )
             if user is None:
                 if not form.password.data:
                     raise UserError("A new user needs an initial password.")
@@ -296,15 +300,17 @@ class MembershipView(TenantModelView):
         return True
 
     def on_model_delete(self, model):
+        actor = current_user._get_current_object()
         try:
-            check_removal(current_user._get_current_object(), model)
+            check_removal(actor, model)
         except RoleChangeRefused as exc:
             raise ValidationError(str(exc)) from None
+        ended = end_membership_access(model, actor)
         audit.record(
             "membership.deleted",
             organization_id=model.organization_id,
             target=model,
-            details={"user": model.user.email, "role": model.role.name, "via": "admin"},
+            details={"user": model.user.email, "role": model.role.name, "via": "admin", **ended},
         )
 
 
@@ -367,13 +373,17 @@ class UserView(TenantModelView):
         changes = changes_of(model)
         if form.new_password.data:
             changes["password"] = "reset"  # noqa: S105 (a marker, never the password)
-        if ("active" in changes and not model.active) or form.new_password.data:
+        ended = {}
+        if "active" in changes and not model.active:
+            # Deactivated: every session and API token of the account ends now.
+            ended = end_user_access(model, current_user._get_current_object())
+        elif form.new_password.data:
             end_all_sessions(model.id)
         audit.record(
             "user.updated",
             organization_id=None,
             target=model,
-            details={"changes": changes, "via": "admin"},
+            details={"changes": changes, "via": "admin", **ended},
         )
         db.session.commit()
         return True

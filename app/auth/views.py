@@ -12,9 +12,16 @@ from app.auth.forms import LoginForm
 from app.extensions import db
 from app.security import SESSION_TOKEN_KEY
 from app.services import audit
-from app.services.auth import LoginThrottled, authenticate, end_session, start_session
+from app.services.auth import (
+    LoginThrottled,
+    PasswordSignInDisabled,
+    authenticate,
+    end_session,
+    start_session,
+)
 
 GENERIC_FAILURE = "Invalid e-mail or password."
+SSO_REQUIRED = 'Your organization signs in with single sign-on: use "Sign in with SSO" below.'
 
 
 def safe_next(target: str | None) -> str | None:
@@ -37,6 +44,16 @@ def landing_url():
     return url_for("portal.home")
 
 
+def sign_in(user, **session_options) -> None:
+    """Open a session for `user` (caller commits). The cookie session is rotated: nothing
+    from the anonymous session survives into the signed-in one."""
+    session.clear()
+    session[SESSION_TOKEN_KEY] = start_session(
+        user, request.remote_addr or "", request.headers.get("User-Agent", ""), **session_options
+    )
+    login_user(user)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if current_user.is_authenticated:
@@ -54,18 +71,19 @@ def login():
             minutes = max(1, round(exc.retry_after / 60))
             flash(f"Too many failed sign-ins. Try again in about {minutes} minute(s).", "error")
             return render_template("auth/login.html", form=form), 429
+        except PasswordSignInDisabled:
+            db.session.commit()
+            flash(SSO_REQUIRED, "error")
+            return render_template("auth/login.html", form=form), 403
         if user is None:
             db.session.commit()
             flash(GENERIC_FAILURE, "error")
             status = 401
         else:
-            # Rotate: nothing from the anonymous session survives into the signed-in one.
-            session.clear()
-            session[SESSION_TOKEN_KEY] = start_session(
-                user, ip, request.headers.get("User-Agent", "")
-            )
+            sign_in(user)
             db.session.commit()
-            login_user(user)
+            # A second factor, if owed, is asked for by the sign-in steps guard
+            # (app.security) before this page or any other is served.
             return redirect(safe_next(form.next.data) or landing_url())
     elif request.method == "POST":
         status = 400

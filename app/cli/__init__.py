@@ -1,4 +1,5 @@
-"""`flask` commands: seed-demo, create-admin, audit verify, api-token create|revoke."""
+"""`flask` commands: seed-demo, create-admin, audit verify, api-token create|revoke,
+mfa reset."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ from flask.cli import AppGroup
 
 from app.extensions import db
 from app.models import ApiToken, Organization
-from app.services import api_tokens, audit
+from app.services import api_tokens, audit, mfa
 from app.services.demo import generate_password, seed_demo
 from app.services.users import UserError, create_user, find_user_by_email, set_password
 
 audit_cli = AppGroup("audit", help="Audit log commands.")
 token_cli = AppGroup("api-token", help="Personal API tokens for automation.")
+mfa_cli = AppGroup("mfa", help="Second-factor (MFA) support for operators of the portal.")
 
 
 @click.command("seed-demo")
@@ -131,6 +133,22 @@ def token_revoke_command(prefix: str):
     click.echo(f"Revoked {tokens[0].name}.")
 
 
+@mfa_cli.command("reset")
+@click.argument("email")
+def mfa_reset_command(email: str):
+    """Remove EMAIL's authenticator and recovery codes (lost phone and codes) and end
+    their sessions; they enroll again at their next sign-in if their organization
+    requires it. Check who is asking before you run this."""
+    user = find_user_by_email(email)
+    if user is None:
+        raise click.ClickException("no such user")
+    if not mfa.is_enrolled(user.id):
+        raise click.ClickException(f"{user.email} has no authenticator set up")
+    mfa.remove(user, reason="reset_by_operator", actor_label="cli")
+    db.session.commit()
+    click.echo(f"MFA reset for {user.email}; their sessions were ended.")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(create_admin_command)
@@ -140,3 +158,4 @@ def init_app(app: Flask) -> None:
     from app.cli.ra import ra_cli
 
     app.cli.add_command(ra_cli)
+    app.cli.add_command(mfa_cli)

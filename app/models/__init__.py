@@ -7,8 +7,11 @@ from app.models.audit import AuditChainHead, AuditCheckpoint, AuditEvent
 from app.models.base import Base, utcnow
 from app.models.device import DEVICE_KINDS, Device, DeviceSession
 from app.models.fleet import AgentOrder, EnrollmentToken
+from app.models.invitation import Invitation
+from app.models.mfa import RecoveryCode, TotpCredential
 from app.models.organization import Organization, Product, ReportingGroup
 from app.models.role import Role, RolePermission, RoleReportingGroup
+from app.models.sso import SsoConfig, SsoDomain, SsoIdentity
 from app.models.user import AuthSession, Membership, User
 
 __all__ = [
@@ -25,15 +28,21 @@ __all__ = [
     "Device",
     "DeviceSession",
     "EnrollmentToken",
+    "Invitation",
     "Membership",
     "OperatorDevice",
     "Organization",
     "Product",
+    "RecoveryCode",
     "ReportingGroup",
     "Role",
     "RolePermission",
     "RoleReportingGroup",
     "SigningKey",
+    "SsoConfig",
+    "SsoDomain",
+    "SsoIdentity",
+    "TotpCredential",
     "User",
     "utcnow",
 ]

@@ -13,6 +13,9 @@ from app.models.base import Base, utcnow
 AUDIT_RETENTION_DEFAULT_DAYS = 365
 AUDIT_RETENTION_MIN_DAYS = 30
 AUDIT_RETENTION_MAX_DAYS = 3650
+# Who must use a second factor: nobody required, every member, or members whose role
+# holds `ra.start` (those who can take control of computers).
+MFA_POLICIES = ("off", "all", "ra_start")
 
 
 class Organization(Base):
@@ -23,6 +26,7 @@ class Organization(Base):
             f"AND {AUDIT_RETENTION_MAX_DAYS}",
             name="audit_retention_days",
         ),
+        CheckConstraint("mfa_policy IN ('off', 'all', 'ra_start')", name="mfa_policy"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -33,6 +37,7 @@ class Organization(Base):
         default=AUDIT_RETENTION_DEFAULT_DAYS, server_default=str(AUDIT_RETENTION_DEFAULT_DAYS)
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    mfa_policy: Mapped[str] = mapped_column(String(16), default="off", server_default="off")
 
     products: Mapped[list[Product]] = relationship(
         back_populates="organization", order_by="Product.name"

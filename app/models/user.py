@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, ForeignKeyConstraint, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, ForeignKeyConstraint, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, utcnow
@@ -66,9 +66,15 @@ class Membership(Base):
 
 
 class AuthSession(Base):
-    """A signed-in browser session. The cookie holds a random id; we keep only its hash."""
+    """A signed-in browser session. The cookie holds a random id; we keep only its hash.
+
+    A single sign-on session acts only in the organization whose identity provider
+    vouched for it (`organization_id`); a password session acts in every organization of
+    the user that still allows passwords. `mfa_verified_at` is set once the second
+    factor was given (or the identity provider proved one)."""
 
     __tablename__ = "auth_sessions"
+    __table_args__ = (CheckConstraint("auth_method IN ('password', 'sso')", name="auth_method"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -78,5 +84,12 @@ class AuthSession(Base):
     ended_at: Mapped[datetime | None]
     ip: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(255), default="")
+    auth_method: Mapped[str] = mapped_column(
+        String(16), default="password", server_default="password"
+    )
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    mfa_verified_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship()

@@ -4,7 +4,7 @@ from app.agent_settings.registry import REGISTRY
 from app.models import utcnow
 from app.models.organization import AUDIT_RETENTION_MAX_DAYS, AUDIT_RETENTION_MIN_DAYS
 from app.permissions import PERMISSIONS
-from app.tenancy import current_membership, current_org, has_permission
+from app.tenancy import available_memberships, current_membership, current_org, has_permission
 
 bp = Blueprint("portal", __name__)
 
@@ -12,6 +12,7 @@ bp = Blueprint("portal", __name__)
 @bp.app_context_processor
 def portal_context():
     return {
+        "available_memberships": available_memberships,
         "current_membership": current_membership,
         "current_org": current_org,
         "has_permission": has_permission,
@@ -27,7 +28,9 @@ from app.portal import (  # noqa: E402,F401
     assistances,
     audit,
     enrollment,
+    people,
     roles,
+    security_settings,
     settings,
     tokens,
     views,

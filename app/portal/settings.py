@@ -84,13 +84,15 @@ def _save(apply, redirect_to: str, fail_template: str, **context):
 
 
 @bp.route("/settings/")
-@permission_required(*SETTINGS_READERS, "roles.manage", "roles.assign")
+@permission_required(*SETTINGS_READERS, "roles.manage", "roles.assign", "users.manage")
 def settings_home():
     if any(has_permission(p) for p in SETTINGS_READERS):
         return redirect(url_for("portal.organization_settings"))
     if has_permission("roles.manage"):
         return redirect(url_for("portal.roles"))
-    return redirect(url_for("portal.members"))
+    if has_permission("roles.assign"):
+        return redirect(url_for("portal.members"))
+    return redirect(url_for("portal.invitation_list"))
 
 
 @bp.route("/settings/organization")

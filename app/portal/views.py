@@ -8,9 +8,9 @@ from flask_login import current_user, login_required
 from app.extensions import db
 from app.portal import bp
 from app.portal.forms import ChangePasswordForm, SwitchOrgForm
-from app.security import SESSION_TOKEN_KEY
-from app.services import api_tokens, audit
-from app.services.auth import end_all_sessions, start_session
+from app.security import SESSION_TOKEN_KEY, current_auth_session
+from app.services import access, api_tokens, audit, mfa
+from app.services.auth import end_all_sessions, replace_session
 from app.services.passwords import verify_password
 from app.services.users import UserError, set_password
 from app.tenancy import current_membership, switch_org
@@ -47,10 +47,12 @@ def profile():
                 form.new_password.errors.append(str(exc))
                 status = 400
             else:
-                # A new password ends every other session of this user.
+                # A new password ends every other session of this user; this one goes on
+                # under a new token, as it was (sign-in method, second factor).
+                record = current_auth_session()
                 end_all_sessions(current_user.id)
-                session[SESSION_TOKEN_KEY] = start_session(
-                    current_user, request.remote_addr or "", request.headers.get("User-Agent", "")
+                session[SESSION_TOKEN_KEY] = replace_session(
+                    record, request.remote_addr or "", request.headers.get("User-Agent", "")
                 )
                 for m in current_user.memberships or [None]:
                     audit.record(
@@ -63,13 +65,21 @@ def profile():
                 return redirect(url_for("portal.profile"))
     elif request.method == "POST":
         status = 400
+    return render_profile(status, form)
+
+
+def render_profile(status: int = 200, form: ChangePasswordForm | None = None):
+    """The profile page (also shown, with a refusal's status, by the MFA actions)."""
     from app.assistance.service import operator_device_of
     from app.tenancy import current_org
 
     operator_device = operator_device_of(current_user.id, current_org.id) if current_org else None
     return render_template(
         "portal/profile.html",
-        form=form,
+        form=form or ChangePasswordForm(formdata=None),
         tokens=api_tokens.tokens_of(current_user.id),
+        mfa_enrolled=mfa.is_enrolled(current_user.id),
+        mfa_required=access.mfa_required_for(current_user),
+        recovery_codes_left=mfa.recovery_codes_left(current_user.id),
         operator_device=operator_device,
     ), status

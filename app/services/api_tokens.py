@@ -106,3 +106,14 @@ def tokens_of(user_id: int) -> list[ApiToken]:
             select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.created_at.desc())
         ).scalars()
     )
+
+
+def revoke_all(user_id: int, organization_id: int | None = None, actor=None) -> int:
+    """Revoke the user's live tokens (in one organization, or everywhere); how many."""
+    stmt = select(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+    if organization_id is not None:
+        stmt = stmt.where(ApiToken.organization_id == organization_id)
+    tokens = list(db.session.execute(stmt).scalars())
+    for token in tokens:
+        revoke(token, actor=actor)
+    return len(tokens)

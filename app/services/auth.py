@@ -12,7 +12,7 @@ from sqlalchemy import delete, or_, select, update
 
 from app.extensions import db
 from app.models import AuthSession, User, utcnow
-from app.services import audit, throttle
+from app.services import access, audit, throttle
 from app.services.passwords import hash_password, needs_rehash, verify_password
 from app.services.users import find_user_by_email, normalize_email
 
@@ -24,6 +24,10 @@ class LoginThrottled(Exception):
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"retry after {retry_after}s")
         self.retry_after = retry_after
+
+
+class PasswordSignInDisabled(Exception):
+    """The password was right, but the user's organizations sign in with SSO only."""
 
 
 @dataclass
@@ -85,6 +89,16 @@ def authenticate(email: str, password: str, ip: str) -> User | None:
         return None
 
     throttle.reset("login-account", email)
+    if not access.password_sign_in_allowed(user):
+        for org_id in _audit_orgs(user):
+            audit.record(
+                "auth.login_refused",
+                organization_id=org_id,
+                actor=user,
+                ip=ip,
+                details={"reason": "sso_required"},
+            )
+        raise PasswordSignInDisabled()
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = utcnow()
@@ -93,8 +107,17 @@ def authenticate(email: str, password: str, ip: str) -> User | None:
     return user
 
 
-def start_session(user: User, ip: str, user_agent: str) -> str:
-    """Create a session record; return the random token for the cookie (caller commits)."""
+def start_session(
+    user: User,
+    ip: str,
+    user_agent: str,
+    *,
+    method: str = "password",
+    organization_id: int | None = None,
+    mfa_verified: bool = False,
+) -> str:
+    """Create a session record; return the random token for the cookie (caller commits).
+    A single sign-on session (`method="sso"`) is bound to `organization_id`."""
     token = secrets.token_urlsafe(32)
     db.session.add(
         AuthSession(
@@ -102,9 +125,34 @@ def start_session(user: User, ip: str, user_agent: str) -> str:
             user_id=user.id,
             ip=ip[:64],
             user_agent=user_agent[:255],
+            auth_method=method,
+            organization_id=organization_id,
+            mfa_verified_at=utcnow() if mfa_verified else None,
         )
     )
     return token
+
+
+def replace_session(
+    record: AuthSession, ip: str, user_agent: str, *, mfa_verified: bool | None = None
+) -> str:
+    """End `record` and return the token of a fresh session like it (same method and
+    organization; MFA as before unless `mfa_verified` says otherwise). Caller commits."""
+    record.ended_at = utcnow()
+    return start_session(
+        record.user,
+        ip,
+        user_agent,
+        method=record.auth_method,
+        organization_id=record.organization_id,
+        mfa_verified=record.mfa_verified_at is not None if mfa_verified is None else mfa_verified,
+    )
+
+
+def promote_session(record: AuthSession, ip: str, user_agent: str) -> str:
+    """The second factor was given: a fresh, MFA-verified session replaces `record` (a new
+    id, as at every step up). Caller commits."""
+    return replace_session(record, ip, user_agent, mfa_verified=True)
 
 
 def load_session(token: str | None, now: datetime | None = None) -> AuthSession | None:
@@ -144,6 +192,17 @@ def end_all_sessions(user_id: int) -> None:
         .where(AuthSession.user_id == user_id, AuthSession.ended_at.is_(None))
         .values(ended_at=utcnow())
     )
+
+
+def end_org_sessions(organization_id: int, user_id: int | None = None) -> None:
+    """End the single sign-on sessions bound to an organization (of one user, or all):
+    they can act nowhere else."""
+    stmt = update(AuthSession).where(
+        AuthSession.organization_id == organization_id, AuthSession.ended_at.is_(None)
+    )
+    if user_id is not None:
+        stmt = stmt.where(AuthSession.user_id == user_id)
+    db.session.execute(stmt.values(ended_at=utcnow()))
 
 
 def prune_expired_sessions(now: datetime | None = None) -> int:

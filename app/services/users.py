@@ -50,17 +50,23 @@ def set_password(user: User, password: str) -> None:
     user.password_hash = hash_password(password)
 
 
-def add_membership(user: User, org: Organization, role: Role) -> Membership:
+def add_membership(
+    user: User, org: Organization, role: Role, *, actor: User | None = None, via: str = ""
+) -> Membership:
     if role.organization_id != org.id:
         raise UserError("the role belongs to another organization")
     membership = Membership(user=user, organization_id=org.id, role=role)
     db.session.add(membership)
     db.session.flush()
+    details = {"user": user.email, "role": role.name}
+    if via:
+        details["via"] = via
     audit.record(
         "membership.created",
         organization_id=org.id,
         target=membership,
-        details={"user": user.email, "role": role.name},
+        actor=actor,
+        details=details,
     )
     return membership
 

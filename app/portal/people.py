@@ -1,0 +1,92 @@
+"""Portal → Settings → Invitations: organization admins invite people, see the pending
+invitations, send them again and withdraw them."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from app.extensions import db
+from app.models import Invitation, Role, utcnow
+from app.portal import bp
+from app.services import invitations
+from app.services.mail import MailError
+from app.tenancy import current_org, get_in_org_or_404, permission_required
+
+MAIL_FAILED = (
+    "The invitation to {email} was saved, but the e-mail could not be sent. "
+    "Check the mail settings, then use Send again."
+)
+
+
+def _mail(invitation: Invitation, raw: str) -> bool:
+    try:
+        invitations.send_mail(invitation, raw)
+    except MailError:
+        flash(MAIL_FAILED.format(email=invitation.email), "error")
+        return False
+    return True
+
+
+def _list_page(status: int = 200):
+    """The invitations page; after a refusal, with its status and the submitted form."""
+    return render_template(
+        "settings/invitations.html",
+        invitations=invitations.invitations_of(current_org.id),
+        roles=invitations.grantable_roles(current_user._get_current_object(), current_org.id),
+        at=utcnow(),
+        form=request.form if request.endpoint == "portal.invitation_list" else {},
+    ), status
+
+
+@bp.route("/settings/invitations", methods=["GET", "POST"])
+@permission_required("users.manage")
+def invitation_list():
+    if request.method == "GET":
+        return _list_page()
+    role = get_in_org_or_404(Role, request.form.get("role_id"))
+    try:
+        invitation, raw = invitations.create_invitation(
+            current_user._get_current_object(), current_org, request.form.get("email", ""), role
+        )
+    except invitations.InvitationError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return _list_page(exc.status)
+    db.session.commit()
+    if _mail(invitation, raw):
+        flash(f"Invitation sent to {invitation.email}.", "success")
+    return redirect(url_for("portal.invitation_list")), 303
+
+
+@bp.route("/settings/invitations/<int:invitation_id>/resend", methods=["POST"])
+@permission_required("users.manage")
+def resend_invitation(invitation_id: int):
+    invitation = get_in_org_or_404(Invitation, invitation_id)
+    try:
+        raw = invitations.resend(current_user._get_current_object(), invitation)
+    except invitations.InvitationError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return _list_page(exc.status)
+    db.session.commit()
+    if _mail(invitation, raw):
+        flash(f"A new link was sent to {invitation.email}; the old one no longer works.", "success")
+    return redirect(url_for("portal.invitation_list")), 303
+
+
+@bp.route("/settings/invitations/<int:invitation_id>/revoke", methods=["POST"])
+@permission_required("users.manage")
+def revoke_invitation(invitation_id: int):
+    invitation = get_in_org_or_404(Invitation, invitation_id)
+    try:
+        invitations.revoke(current_user._get_current_object(), invitation)
+    except invitations.InvitationError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return _list_page(exc.status)
+    db.session.commit()
+    flash(
+        f"The invitation of {invitation.email} was withdrawn; its link no longer works.", "success"
+    )
+    return redirect(url_for("portal.invitation_list")), 303
