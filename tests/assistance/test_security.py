@@ -214,3 +214,40 @@ def test_two_sweepers_expire_each_assistance_once_with_one_stop_order(app, clien
         from app.models import AuditEvent
 
         assert db.session.query(AuditEvent).filter_by(action="assistance.expired").count() == 3
+
+
+def test_group_limited_operator_assists_only_their_groups(app, client, world):
+    """A role limited to Kiosks: kiosk devices only, everywhere assistance is listed or
+    acted on (issue 6 with SPEC §4 refusal 7)."""
+    from app.models import Device, Role
+
+    with app.app_context():
+        kiosks_group = db.session.get(Device, world["kiosk"]).reporting_group_id
+        role = Role(organization_id=world["org"], name="Kiosk Operator")
+        role.set_permissions({"devices.view", "ra.start"})
+        db.session.add(role)
+        db.session.flush()
+        role.set_group_limit({kiosks_group})
+        user = factories.create_member(
+            db.session.get(Device, world["kiosk"]).organization,
+            "operator",
+            email="kiosk.op@acme.example",
+        )
+        user.memberships[0].role_id = role.id
+        _, raw = api_tokens.create_token(user, world["org"], "t")
+        db.session.commit()
+    limited = {"Authorization": f"Bearer {raw}"}
+    office = start(client, world, "server", "unattended")  # started by the unlimited operator
+    refused = client.post(
+        "/api/v1/assistances",
+        headers=limited,
+        json={"device_id": world["laptop"], "type": "interactive"},
+    )
+    assert refused.status_code == 404
+    assert client.get(f"/api/v1/assistances/{office['id']}", headers=limited).status_code == 404
+    allowed = client.post(
+        "/api/v1/assistances",
+        headers=limited,
+        json={"device_id": world["kiosk"], "type": "dynamic"},
+    )
+    assert allowed.status_code == 202, allowed.get_json()
