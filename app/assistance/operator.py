@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.agent_settings.resolution import effective_settings
+from app.assistance import rules
 from app.assistance.lifecycle import expire
 from app.assistance.rules import Refusal
 from app.assistance.service import (
@@ -113,25 +114,17 @@ def end(assistance: Assistance, actor: User, revoke: bool = False) -> Assistance
 
 def tools_refusal(assistance: Assistance, membership: Membership) -> str | None:
     """Why Flexxible Tools cannot be launched now, or None (SPEC §4)."""
-    if assistance.type != "interactive":
-        return "Flexxible Tools are available in interactive assistance only."
-    if assistance.state != "connected":
+    if assistance.type == "interactive" and assistance.state != "connected":
         return "Flexxible Tools are available while the operator is connected."
     device = db.session.get(Device, assistance.device_id)
-    if not effective_settings(device.reporting_group, membership.role)["flexxible_tools"].value:
-        return (
-            f"Flexxible Tools are not enabled for the role {membership.role.name} in "
-            f"reporting group {device.reporting_group.name}."
-        )
-    mine = operator_device_of(assistance.operator_id, assistance.organization_id)
-    if mine is None:
-        return "Register your operator device (Profile) to use Flexxible Tools."
-    if mine.environment != device.environment:
-        return (
-            f"Your device is in FlexxAgent environment {mine.environment or '(none)'} and "
-            f"{device.hostname} in {device.environment or '(none)'}: they must match."
-        )
-    return None
+    flag = effective_settings(device.reporting_group, membership.role)["flexxible_tools"].value
+    return rules.tools_refusal(
+        assistance.type,
+        bool(flag),
+        membership.role.name,
+        device,
+        operator_device_of(assistance.operator_id, assistance.organization_id),
+    )
 
 
 def launch_tool(assistance: Assistance, operator: User, membership: Membership, tool: str) -> None:

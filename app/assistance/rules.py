@@ -186,3 +186,28 @@ def checkin_online(device: Device, last_seen) -> bool:
     return device.is_online(
         current_app.config["AGENT_CHECKIN_INTERVAL_SECONDS"], last_seen=last_seen
     )
+
+
+def tools_refusal(
+    ra_type: str, tools_flag: bool, role_name: str, device: Device, operator_device: Device | None
+) -> str | None:
+    """Why Flexxible Tools are not allowed for this operator on this device, or None
+    (SPEC §4: interactive, the flag on for the operator's role in the device's group, and
+    the operator's device in the same FlexxAgent environment)."""
+    if ra_type != "interactive":
+        return "Flexxible Tools are available in interactive assistance only."
+    if not tools_flag:
+        return (
+            f"Flexxible Tools are not enabled for the role {role_name} in reporting group "
+            f"{device.reporting_group.name}."
+        )
+    if operator_device is None:
+        return "Register your operator device (Profile) to use Flexxible Tools."
+    if operator_device.environment != device.environment:
+        mine = operator_device.environment or "(none)"
+        theirs = device.environment or "(none)"
+        return (
+            f"Your device is in FlexxAgent environment {mine} and {device.hostname} in "
+            f"{theirs}: they must match."
+        )
+    return None

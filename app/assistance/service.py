@@ -157,9 +157,14 @@ def start_assistance(
     operator_device = _operator_device(operator, org_id, operator_device_id)
     settings = ctx["settings"]
     tools_on = (
-        settings["flexxible_tools"].value
-        and ra_type == "interactive"
-        and (operator_device is not None and operator_device.environment == device.environment)
+        rules.tools_refusal(
+            ra_type,
+            bool(settings["flexxible_tools"].value),
+            membership.role.name,
+            device,
+            operator_device,
+        )
+        is None
     )
     username = next((s.username for s in device.sessions if s.session_key == session_key), "")
     assistance = Assistance(
