@@ -39,54 +39,61 @@ def _list_page(status: int = 200):
     ), status
 
 
+def _apply(action, done):
+    """Run an invitation action; on refusal show the page with its status, else commit and
+    call `done(result)` (flashes), then back to the list."""
+    try:
+        result = action()
+    except invitations.InvitationError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return _list_page(exc.status)
+    db.session.commit()
+    done(result)
+    return redirect(url_for("portal.invitation_list")), 303
+
+
+def _sent(message: str):
+    def done(result):
+        invitation, raw = result
+        if _mail(invitation, raw):
+            flash(message.format(email=invitation.email), "success")
+
+    return done
+
+
 @bp.route("/settings/invitations", methods=["GET", "POST"])
 @permission_required("users.manage")
 def invitation_list():
     if request.method == "GET":
         return _list_page()
     role = get_in_org_or_404(Role, request.form.get("role_id"))
-    try:
-        invitation, raw = invitations.create_invitation(
+    return _apply(
+        lambda: invitations.create_invitation(
             current_user._get_current_object(), current_org, request.form.get("email", ""), role
-        )
-    except invitations.InvitationError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return _list_page(exc.status)
-    db.session.commit()
-    if _mail(invitation, raw):
-        flash(f"Invitation sent to {invitation.email}.", "success")
-    return redirect(url_for("portal.invitation_list")), 303
+        ),
+        _sent("Invitation sent to {email}."),
+    )
 
 
 @bp.route("/settings/invitations/<int:invitation_id>/resend", methods=["POST"])
 @permission_required("users.manage")
 def resend_invitation(invitation_id: int):
     invitation = get_in_org_or_404(Invitation, invitation_id)
-    try:
-        raw = invitations.resend(current_user._get_current_object(), invitation)
-    except invitations.InvitationError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return _list_page(exc.status)
-    db.session.commit()
-    if _mail(invitation, raw):
-        flash(f"A new link was sent to {invitation.email}; the old one no longer works.", "success")
-    return redirect(url_for("portal.invitation_list")), 303
+    return _apply(
+        lambda: (invitation, invitations.resend(current_user._get_current_object(), invitation)),
+        _sent("A new link was sent to {email}; the old one no longer works."),
+    )
 
 
 @bp.route("/settings/invitations/<int:invitation_id>/revoke", methods=["POST"])
 @permission_required("users.manage")
 def revoke_invitation(invitation_id: int):
     invitation = get_in_org_or_404(Invitation, invitation_id)
-    try:
-        invitations.revoke(current_user._get_current_object(), invitation)
-    except invitations.InvitationError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return _list_page(exc.status)
-    db.session.commit()
-    flash(
-        f"The invitation of {invitation.email} was withdrawn; its link no longer works.", "success"
+    return _apply(
+        lambda: invitations.revoke(current_user._get_current_object(), invitation),
+        lambda _: flash(
+            f"The invitation of {invitation.email} was withdrawn; its link no longer works.",
+            "success",
+        ),
     )
-    return redirect(url_for("portal.invitation_list")), 303
