@@ -40,7 +40,8 @@ def create_app(config: Config | str | None = None, **overrides) -> Flask:
     csrf.init_app(app)
     redis_store.init_app(app)
 
-    from app import db_setup, errors, security
+    from app import errors, security
+    from app.core import db_setup
 
     db_setup.init_app(app)
     security.init_app(app)

@@ -35,7 +35,7 @@ def main() -> int:
 
     from app import create_app
     from app.cli import seed_demo_command
-    from app.embedded_redis import stop_embedded_redis
+    from app.core.embedded_redis import stop_embedded_redis
     from app.extensions import redis_store
     from app.services.demo import demo_exists, demo_fleet_profiles
 

@@ -61,7 +61,7 @@ def init_app(app: Flask) -> None:
         from redis.exceptions import RedisError
         from sqlalchemy.orm.exc import StaleDataError
 
-        from app.services.throttle import ThrottleUnavailable
+        from app.core.throttle import ThrottleUnavailable
 
         if isinstance(exc, StaleDataError):
             from app.extensions import db

@@ -39,7 +39,7 @@ class RedisExtension:
         if state["client"] is None:
             url = app.config["REDIS_URL"]
             if url is None:
-                from app.embedded_redis import start_embedded_redis
+                from app.core.embedded_redis import start_embedded_redis
 
                 state["embedded"], url = start_embedded_redis(app.instance_path)
                 app.config["REDIS_URL"] = url

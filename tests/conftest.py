@@ -27,7 +27,7 @@ def services(tmp_path_factory):
     db_url = os.environ.get("DATABASE_URL") or f"sqlite:///{tmp / 'test.db'}"
     redis_url = os.environ.get("REDIS_URL")
     if not redis_url:
-        from app.embedded_redis import start_embedded_redis
+        from app.core.embedded_redis import start_embedded_redis
 
         embedded, redis_url = start_embedded_redis(str(tmp / "redis"))
     os.environ.update(
@@ -38,7 +38,7 @@ def services(tmp_path_factory):
     )
     yield {"database_url": db_url, "redis_url": redis_url, "tmp": tmp}
     if embedded is not None:
-        from app.embedded_redis import stop_embedded_redis
+        from app.core.embedded_redis import stop_embedded_redis
 
         stop_embedded_redis(embedded)
 
@@ -169,7 +169,7 @@ class Outbox:
 
 @pytest.fixture
 def outbox(app):
-    from app.services.mail import outbox_dir
+    from app.core.mail import outbox_dir
 
     with app.app_context():
         box = Outbox(outbox_dir())

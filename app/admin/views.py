@@ -15,6 +15,7 @@ from app.admin.base import (
     scope_org_id,
     scoped_query,
 )
+from app.core.passwords import password_problem
 from app.extensions import db
 from app.models import Device, Membership, Organization, ReportingGroup, Role
 from app.permissions import PERMISSIONS
@@ -22,7 +23,6 @@ from app.services import audit
 from app.services.auth import end_all_sessions
 from app.services.offboarding import end_membership_access, end_user_access
 from app.services.organizations import create_builtin_roles, slugify
-from app.services.passwords import password_problem
 from app.services.roles import (
     RoleChangeRefused,
     check_grant,

@@ -13,9 +13,9 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from app.agent_settings.resolution import StoredValues
+from app.core.after_commit import on_commit
 from app.extensions import redis_store
 from app.models import ReportingGroup, Role
-from app.services.after_commit import on_commit
 
 TTL_SECONDS = 60
 

@@ -13,13 +13,12 @@ from flask import current_app
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm.exc import StaleDataError
 
+from app.core.jobs import QUEUE_DEFAULT, enqueue_after_commit
+from app.core.passwords import verify_password
 from app.extensions import db
 from app.models import AgentOrder, Assistance, Device, utcnow
 from app.services import audit
 from app.services.orders import create_order
-from app.services.passwords import verify_password
-from app.tasks import QUEUE_DEFAULT
-from app.tasks.enqueue import enqueue_after_commit
 
 log = logging.getLogger(__name__)
 

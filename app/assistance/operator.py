@@ -16,9 +16,10 @@ from app.assistance.service import (
     _refuse,
     operator_device_of,
 )
+from app.core import sealing
 from app.extensions import db
 from app.models import Assistance, Device, Membership, User, utcnow
-from app.services import audit, sealing
+from app.services import audit
 from app.services.orders import create_order
 
 

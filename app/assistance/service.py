@@ -14,6 +14,9 @@ from sqlalchemy.orm import joinedload, selectinload
 from app.agent_settings.resolution import effective_settings
 from app.assistance import rules
 from app.assistance.rules import Refusal
+from app.core import sealing
+from app.core.jobs import QUEUE_SIGNING, enqueue_after_commit
+from app.core.passwords import hash_password
 from app.extensions import db
 from app.models import (
     AgentOrder,
@@ -26,12 +29,9 @@ from app.models import (
     utcnow,
 )
 from app.models.assistance import LIVE_STATES
-from app.services import audit, sealing
+from app.services import audit
 from app.services.checkin import RESTART_HANDLERS, last_seen
 from app.services.orders import create_order, on_result
-from app.services.passwords import hash_password
-from app.tasks import QUEUE_SIGNING
-from app.tasks.enqueue import enqueue_after_commit
 from app.tenancy import can_see_group
 
 log = logging.getLogger(__name__)

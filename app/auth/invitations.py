@@ -7,10 +7,10 @@ from flask_login import current_user
 
 from app.auth import bp
 from app.auth.views import sign_in
+from app.core.passwords import MIN_PASSWORD_LENGTH
 from app.extensions import db
 from app.security import forget_session_access
 from app.services import audit, invitations
-from app.services.passwords import MIN_PASSWORD_LENGTH
 from app.services.users import find_user_by_email
 from app.tenancy import switch_org
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from app.core.mail import MailError
 from app.extensions import db
 from app.models import Invitation, Role, utcnow
 from app.portal import bp
 from app.services import invitations
-from app.services.mail import MailError
 from app.tenancy import current_org, get_in_org_or_404, permission_required
 
 MAIL_FAILED = (

@@ -5,10 +5,10 @@ from flask import current_app, jsonify, request
 from app.assistance.keys import jwks
 from app.assistance.lifecycle import RelayRefused, connect, disconnect
 from app.assistance.verify import ActivationInvalid, verify_token
+from app.core import throttle
 from app.errors import json_error
 from app.extensions import csrf, db
 from app.relay import bp, wellknown
-from app.services import throttle
 
 csrf.exempt(bp)
 

@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from app.core.listing import FilterError, Page, escape_like, positive_arg
 from app.extensions import db
 from app.models import AuditEvent
-from app.services.fleet_queries import FilterError, Page
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -92,16 +92,12 @@ def parse_filters(args) -> AuditFilters:
     return filters
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def conditions(org_id: int, filters: AuditFilters) -> list:
     where = [AuditEvent.organization_id == org_id]
     if filters.actor:
-        where.append(AuditEvent.actor.ilike(f"%{_escape_like(filters.actor)}%", escape="\\"))
+        where.append(AuditEvent.actor.ilike(f"%{escape_like(filters.actor)}%", escape="\\"))
     if filters.action.endswith(".*"):
-        prefix = _escape_like(filters.action[:-1])
+        prefix = escape_like(filters.action[:-1])
         where.append(AuditEvent.action.like(f"{prefix}%", escape="\\"))
     elif filters.action:
         where.append(AuditEvent.action == filters.action)
@@ -116,26 +112,12 @@ def conditions(org_id: int, filters: AuditFilters) -> list:
     return where
 
 
-def _positive(args, name: str, default: int, maximum: int | None = None) -> int:
-    raw = (args.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise FilterError(name, f"{name} must be a number") from None
-    if value < 1 or (maximum is not None and value > maximum):
-        bound = f" and at most {maximum}" if maximum is not None else ""
-        raise FilterError(name, f"{name} is at least 1{bound}")
-    return value
-
-
 def audit_page(org_id: int, args, *, page_size: int | None = None) -> Page:
     """One page of the organization's events, newest first: two queries."""
     filters = parse_filters(args)
     if page_size is None:
-        page_size = _positive(args, "page_size", PAGE_SIZE, MAX_PAGE_SIZE)
-    page = _positive(args, "page", 1)
+        page_size = positive_arg(args, "page_size", PAGE_SIZE, MAX_PAGE_SIZE)
+    page = positive_arg(args, "page", 1)
     where = conditions(org_id, filters)
     total = db.session.execute(
         select(func.count()).select_from(AuditEvent).where(*where)

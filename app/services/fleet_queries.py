@@ -8,15 +8,14 @@ each caller states the limit instead of forgetting it."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from math import ceil
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 
+from app.core.listing import FilterError, Page, escape_like, int_arg, page_number
 from app.extensions import db
 from app.models import Device, DeviceSession, ReportingGroup, utcnow
 from app.models.device import DEVICE_KINDS, MISSED_CHECKINS_OFFLINE, SESSION_STATES
@@ -25,47 +24,9 @@ from app.services.checkin import last_seen
 PAGE_SIZE = 50
 
 
-class FilterError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field, self.message = field, message
-
-
-@dataclass
-class Page:
-    items: list[Any]
-    total: int
-    page: int
-    page_size: int
-    last_seen: dict[int, datetime] = field(default_factory=dict)
-
-    @property
-    def pages(self) -> int:
-        return max(1, ceil(self.total / self.page_size))
-
-
 def offline_threshold(now: datetime | None = None) -> datetime:
     interval = current_app.config["AGENT_CHECKIN_INTERVAL_SECONDS"]
     return (now or utcnow()) - timedelta(seconds=interval * MISSED_CHECKINS_OFFLINE)
-
-
-def _int(args, name: str) -> int | None:
-    raw = (args.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise FilterError(name, f"{name} must be a number") from None
-
-
-def _page_number(args) -> int:
-    page = _int(args, "page")
-    if page is None:
-        return 1
-    if page < 1:
-        raise FilterError("page", "page starts at 1")
-    return page
 
 
 def _group_scope(column, visible_groups: Iterable[int] | None) -> list:
@@ -81,7 +42,7 @@ def device_filters(org_id: int, args, *, visible_groups: Iterable[int] | None) -
         Device.organization_id == org_id,
         *_group_scope(Device.reporting_group_id, visible_groups),
     ]
-    if (group_id := _int(args, "group")) is not None:
+    if (group_id := int_arg(args, "group")) is not None:
         conditions.append(Device.reporting_group_id == group_id)
     online = (args.get("online") or "").strip()
     if online:
@@ -100,19 +61,15 @@ def device_filters(org_id: int, args, *, visible_groups: Iterable[int] | None) -
             raise FilterError("kind", f"kind is one of {', '.join(DEVICE_KINDS)}")
         conditions.append(Device.kind == kind)
     if q := (args.get("q") or "").strip():
-        conditions.append(Device.hostname.ilike(f"%{_escape_like(q)}%", escape="\\"))
+        conditions.append(Device.hostname.ilike(f"%{escape_like(q)}%", escape="\\"))
     return conditions
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def devices_page(
     org_id: int, args, *, visible_groups: Iterable[int] | None, page_size: int = PAGE_SIZE
 ) -> Page:
     conditions = device_filters(org_id, args, visible_groups=visible_groups)
-    page = _page_number(args)
+    page = page_number(args)
     total = db.session.execute(
         select(func.count()).select_from(Device).where(*conditions)
     ).scalar_one()
@@ -142,17 +99,17 @@ def sessions_page(
         if state not in SESSION_STATES:
             raise FilterError("state", f"state is one of {', '.join(SESSION_STATES)}")
         conditions.append(DeviceSession.state == state)
-    if (group_id := _int(args, "group")) is not None:
+    if (group_id := int_arg(args, "group")) is not None:
         conditions.append(Device.reporting_group_id == group_id)
     if q := (args.get("q") or "").strip():
-        like = f"%{_escape_like(q)}%"
+        like = f"%{escape_like(q)}%"
         conditions.append(
             or_(
                 DeviceSession.username.ilike(like, escape="\\"),
                 Device.hostname.ilike(like, escape="\\"),
             )
         )
-    page = _page_number(args)
+    page = page_number(args)
     base = select(DeviceSession).join(DeviceSession.device).where(*conditions)
     total = db.session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
     rows = (

@@ -1,6 +1,6 @@
 """Second factor: TOTP (RFC 6238) from an authenticator app, and recovery codes.
 
-- The TOTP secret is sealed at rest (`app.services.sealing`); it is shown to the user
+- The TOTP secret is sealed at rest (`app.core.sealing`); it is shown to the user
   only while enrolling (QR code and text), and never logged or audited.
 - A code is accepted once: the accepted time step is stored, and a later code must come
   from a later step (an atomic UPDATE, so two concurrent requests cannot both use it).
@@ -26,10 +26,11 @@ from flask import current_app
 from markupsafe import Markup
 from sqlalchemy import delete, func, select, update
 
+from app.core import throttle
+from app.core.sealing import open_sealed, seal
 from app.extensions import db
 from app.models import RecoveryCode, TotpCredential, User, utcnow
-from app.services import audit, throttle
-from app.services.sealing import open_sealed, seal
+from app.services import audit
 
 SEAL_PURPOSE = "mfa-totp"
 STEP_SECONDS = 30

@@ -16,10 +16,10 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import and_, or_, select, update
 
+from app.core import sealing
+from app.core.after_commit import on_commit
 from app.extensions import db, redis_store
 from app.models import AgentOrder, Device, utcnow
-from app.services import sealing
-from app.services.after_commit import on_commit
 
 log = logging.getLogger(__name__)
 SEAL_PURPOSE = "agent-order"

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from flask import current_app
 from rq import Queue
 
+from app.core.jobs import QUEUE_MAINTENANCE
 from app.extensions import redis_store
-from app.tasks import QUEUE_MAINTENANCE
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from flask import Flask
 from rq import Queue, SimpleWorker
 
+from app.core.jobs import ALL_QUEUES
 from app.extensions import db, redis_store
-from app.tasks import ALL_QUEUES
 from app.tasks.schedule import ensure_scheduled
 
 

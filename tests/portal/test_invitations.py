@@ -311,7 +311,7 @@ def test_unknown_link_is_404(app, client):
 
 
 def test_mail_failure_keeps_the_invitation_and_says_so(app, admin, alpha, monkeypatch, outbox):
-    from app.services import mail
+    from app.core import mail
 
     def broken(msg):
         raise mail.MailError("The mail server did not accept the message.")

@@ -11,9 +11,9 @@ from datetime import timedelta
 import pytest
 from rq import Queue
 
+from app.core.jobs import QUEUE_MAINTENANCE
 from app.extensions import db, redis_store
 from app.models import AuthSession, utcnow
-from app.tasks import QUEUE_MAINTENANCE
 from tests import factories
 from tests.conftest import ROOT
 

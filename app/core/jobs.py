@@ -1,11 +1,18 @@
-"""Enqueue a job once the current database transaction commits (never for a rolled-back
-one): a job then always finds the rows it is about."""
+"""Queue names, and enqueueing a job once the current database transaction commits (never
+for a rolled-back one): a job then always finds the rows it is about."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from app.services.after_commit import on_commit
+from app.core.after_commit import on_commit
+
+QUEUE_DEFAULT = "default"
+QUEUE_SIGNING = "signing"
+QUEUE_MAINTENANCE = "maintenance"
+
+# Order matters: a worker serves the first non-empty queue first.
+ALL_QUEUES = (QUEUE_SIGNING, QUEUE_DEFAULT, QUEUE_MAINTENANCE)
 
 
 def enqueue_after_commit(

@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from app.config import ConfigError, load_config
-from app.services import mail
+from app.core import mail
 
 
 class _SmtpHandler(socketserver.StreamRequestHandler):
