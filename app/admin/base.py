@@ -22,8 +22,8 @@ from flask_wtf import FlaskForm
 from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 
+from app import audit
 from app.extensions import db
-from app.services import audit
 from app.tenancy import get_current_org, has_permission
 
 log = logging.getLogger(__name__)

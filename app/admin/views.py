@@ -8,6 +8,7 @@ from flask_login import current_user
 from wtforms import BooleanField, EmailField, PasswordField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
+from app import audit
 from app.admin.base import (
     AdminForm,
     TenantModelView,
@@ -19,7 +20,6 @@ from app.core.passwords import password_problem
 from app.extensions import db
 from app.models import Device, Membership, Organization, ReportingGroup, Role
 from app.permissions import PERMISSIONS
-from app.services import audit
 from app.services.auth import end_all_sessions
 from app.services.offboarding import end_membership_access, end_user_access
 from app.services.organizations import create_builtin_roles, slugify

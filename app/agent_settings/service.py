@@ -8,13 +8,13 @@ from typing import Any
 
 from sqlalchemy import select
 
+from app import audit
 from app.agent_settings.cache import invalidate_after_commit
 from app.agent_settings.registry import SettingValueError, get_setting
 from app.agent_settings.resolution import StoredValues
 from app.extensions import db
 from app.models import Product, ReportingGroup, Role
 from app.models.agent_setting import AgentSettingValue
-from app.services import audit
 
 INHERIT = None  # a change whose value is INHERIT removes the stored value
 

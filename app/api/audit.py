@@ -6,7 +6,7 @@ from flask import jsonify, request
 
 from app.api import bp
 from app.api.auth import require
-from app.services import audit_log
+from app.audit import viewer
 from app.tenancy import current_org
 
 
@@ -14,10 +14,10 @@ from app.tenancy import current_org
 @require("audit.view")
 def list_audit_events():
     # FilterError becomes a 400 naming the field (app.api.devices).
-    page = audit_log.audit_page(current_org.id, request.args)
+    page = viewer.audit_page(current_org.id, request.args)
     return jsonify(
         {
-            "items": [audit_log.event_json(e) for e in page.items],
+            "items": [viewer.event_json(e) for e in page.items],
             "page": page.page,
             "page_size": page.page_size,
             "total": page.total,

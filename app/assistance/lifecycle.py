@@ -13,11 +13,11 @@ from flask import current_app
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm.exc import StaleDataError
 
+from app import audit
 from app.core.jobs import QUEUE_DEFAULT, enqueue_after_commit
 from app.core.passwords import verify_password
 from app.extensions import db
 from app.models import AgentOrder, Assistance, Device, utcnow
-from app.services import audit
 from app.services.orders import create_order
 
 log = logging.getLogger(__name__)

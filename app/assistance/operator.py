@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from app import audit
 from app.agent_settings.resolution import effective_settings
 from app.assistance import rules
 from app.assistance.lifecycle import expire
@@ -19,7 +20,6 @@ from app.assistance.service import (
 from app.core import sealing
 from app.extensions import db
 from app.models import Assistance, Device, Membership, User, utcnow
-from app.services import audit
 from app.services.orders import create_order
 
 

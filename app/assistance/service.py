@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
+from app import audit
 from app.agent_settings.resolution import effective_settings
 from app.assistance import rules
 from app.assistance.rules import Refusal
@@ -29,7 +30,6 @@ from app.models import (
     utcnow,
 )
 from app.models.assistance import LIVE_STATES
-from app.services import audit
 from app.services.checkin import RESTART_HANDLERS, last_seen
 from app.services.orders import create_order, on_result
 from app.tenancy import can_see_group

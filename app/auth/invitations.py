@@ -5,12 +5,13 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from app import audit
 from app.auth import bp
 from app.auth.views import sign_in
 from app.core.passwords import MIN_PASSWORD_LENGTH
 from app.extensions import db
 from app.security import forget_session_access
-from app.services import audit, invitations
+from app.services import invitations
 from app.services.users import find_user_by_email
 from app.tenancy import switch_org
 

@@ -7,11 +7,11 @@ from urllib.parse import urlsplit
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
+from app import audit
 from app.auth import bp
 from app.auth.forms import LoginForm
 from app.extensions import db
 from app.security import SESSION_TOKEN_KEY
-from app.services import audit
 from app.services.auth import (
     LoginThrottled,
     PasswordSignInDisabled,

@@ -10,9 +10,10 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from app import audit
 from app.extensions import db
 from app.models import ApiToken, Organization
-from app.services import api_tokens, audit, mfa
+from app.services import api_tokens, mfa
 from app.services.demo import generate_password, seed_demo
 from app.services.users import UserError, create_user, find_user_by_email, set_password
 

@@ -32,7 +32,7 @@ class Organization(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
     slug: Mapped[str] = mapped_column(String(64), unique=True)
-    # Older audit events are pruned by the worker (app.services.audit_retention).
+    # Older audit events are pruned by the worker (app.audit.retention).
     audit_retention_days: Mapped[int] = mapped_column(
         default=AUDIT_RETENTION_DEFAULT_DAYS, server_default=str(AUDIT_RETENTION_DEFAULT_DAYS)
     )

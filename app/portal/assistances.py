@@ -227,7 +227,7 @@ def assistances():
 @bp.route("/profile/operator-device", methods=["POST"])
 @permission_required("devices.view")
 def set_operator_device():
-    from app.services import audit
+    from app import audit
 
     hostname = request.form.get("hostname", "").strip()
     existing = db.session.execute(

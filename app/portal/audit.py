@@ -17,10 +17,11 @@ from flask import (
 )
 from flask_login import current_user
 
+from app import audit
+from app.audit import viewer
+from app.audit.retention import RetentionError, set_retention
 from app.extensions import db
 from app.portal import bp
-from app.services import audit, audit_log
-from app.services.audit_retention import RetentionError, set_retention
 from app.services.fleet_queries import FilterError
 from app.tenancy import current_org, permission_required
 
@@ -29,8 +30,8 @@ from app.tenancy import current_org, permission_required
 @permission_required("audit.view")
 def audit_log_page():
     try:
-        filters = audit_log.parse_filters(request.args)
-        page = audit_log.audit_page(current_org.id, request.args, page_size=audit_log.PAGE_SIZE)
+        filters = viewer.parse_filters(request.args)
+        page = viewer.audit_page(current_org.id, request.args, page_size=viewer.PAGE_SIZE)
     except FilterError as exc:
         abort(400, description=exc.message)
     return render_template(
@@ -38,7 +39,7 @@ def audit_log_page():
         page=page,
         args=request.args,
         export_args=filters.as_args(),
-        choices=audit_log.filter_choices(current_org.id),
+        choices=viewer.filter_choices(current_org.id),
     )
 
 
@@ -46,7 +47,7 @@ def audit_log_page():
 @permission_required("audit.view")
 def audit_export():
     try:
-        filters = audit_log.parse_filters(request.args)
+        filters = viewer.parse_filters(request.args)
     except FilterError as exc:
         abort(400, description=exc.message)
     # Reading the whole log out is worth knowing about.
@@ -59,7 +60,7 @@ def audit_export():
     db.session.commit()
     org_id = current_org.id
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    lines = audit_log.csv_lines(audit_log.iter_events(org_id, filters))
+    lines = viewer.csv_lines(viewer.iter_events(org_id, filters))
     return Response(
         stream_with_context(lines),
         mimetype="text/csv",

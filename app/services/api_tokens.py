@@ -8,10 +8,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from app import audit
 from app.extensions import db
 from app.models import Membership, utcnow
 from app.models.api_token import ApiToken
-from app.services import audit
 
 TOKEN_PREFIX = "rap_"  # noqa: S105 (marks our tokens, e.g. for secret scanners)
 MAX_DAYS = 365

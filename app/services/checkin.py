@@ -20,10 +20,10 @@ from redis.exceptions import RedisError, ResponseError
 from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from app import audit
 from app.agent_settings.cache import agent_settings
 from app.extensions import db, redis_store
 from app.models import Device, DeviceSession, utcnow
-from app.services import audit
 from app.services.enrollment import DEVICE_TOKEN_PREFIX, token_hash
 from app.services.orders import deliver_pending
 

@@ -7,11 +7,11 @@ import string
 
 from sqlalchemy import select
 
+from app import audit
 from app.agent_settings.service import SettingChange, apply_changes
 from app.extensions import db
 from app.models import Organization, Role
 from app.permissions import BUILTIN_ROLES
-from app.services import audit
 from app.services.organizations import (
     builtin_role,
     create_organization,

@@ -8,9 +8,9 @@ from datetime import timedelta
 
 from sqlalchemy import or_, select, update
 
+from app import audit
 from app.extensions import db
 from app.models import Device, EnrollmentToken, ReportingGroup, utcnow
-from app.services import audit
 
 ENROLLMENT_PREFIX = "enr_"
 DEVICE_TOKEN_PREFIX = "dev_"  # noqa: S105 (a prefix, not a secret)

@@ -26,10 +26,10 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from app import audit
 from app.core import mail
 from app.extensions import db
 from app.models import Invitation, Membership, Organization, Role, SsoConfig, User, utcnow
-from app.services import audit
 from app.services.roles import RoleChangeRefused, check_grant
 from app.services.users import (
     UserError,

@@ -26,11 +26,11 @@ from flask import current_app
 from markupsafe import Markup
 from sqlalchemy import delete, func, select, update
 
+from app import audit
 from app.core import throttle
 from app.core.sealing import open_sealed, seal
 from app.extensions import db
 from app.models import RecoveryCode, TotpCredential, User, utcnow
-from app.services import audit
 
 SEAL_PURPOSE = "mfa-totp"
 STEP_SECONDS = 30

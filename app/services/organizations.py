@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
+from app import audit
 from app.extensions import db
 from app.models import Organization, Product, ReportingGroup, Role
 from app.permissions import BUILTIN_ROLES
-from app.services import audit
 
 
 def slugify(name: str) -> str:

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from app import audit
 from app.extensions import db
 from app.models import Membership, ReportingGroup, Role, User
 from app.models.agent_setting import AgentSettingValue
 from app.permissions import ALL_PERMISSIONS, PERMISSIONS
-from app.services import audit
 
 ROLE_NAME_MAX = 80
 # Permissions that only make sense for the whole organization: a role holding one cannot

@@ -42,10 +42,10 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy import delete, select
 
+from app import audit
 from app.core.sealing import SealBroken, open_sealed, seal
 from app.extensions import db
 from app.models import Organization, Role, SsoConfig, SsoDomain, SsoIdentity, User, utcnow
-from app.services import audit
 from app.services.auth import end_org_sessions
 from app.services.roles import RoleChangeRefused, check_grant
 from app.services.users import add_membership, create_user, find_user_by_email, membership_of

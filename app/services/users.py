@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from app import audit
 from app.core.passwords import hash_password, password_problem
 from app.extensions import db
 from app.models import Membership, Organization, Role, User
-from app.services import audit
 
 
 class UserError(ValueError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from app.services.audit_retention import prune_all
+from app.audit.retention import prune_all
 from app.services.auth import prune_expired_sessions
 
 log = logging.getLogger(__name__)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from app import audit
 from app.extensions import db
 from app.models import AuditEvent
-from app.services import audit
 from tests import factories
 from tests.admin.support import post
 

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from app.audit import chain as audit
 from app.extensions import db
 from app.models import AuditEvent, Organization
-from app.services import audit
 from tests import factories
 from tests.portal.test_workspaces import Counter
 

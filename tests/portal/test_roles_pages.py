@@ -5,11 +5,11 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import select
 
+from app import audit
 from app.agent_settings.service import SettingChange, apply_changes
 from app.extensions import db
 from app.models import AgentSettingValue, AuditEvent, Membership, Organization, Role
 from app.permissions import ALL_PERMISSIONS
-from app.services import audit
 from app.services.organizations import builtin_role, create_reporting_group
 from tests import factories
 from tests.admin.support import world

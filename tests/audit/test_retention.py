@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import delete, func, select, update
 
+from app.audit import AuditLogImmutable
+from app.audit import chain as audit
+from app.audit.retention import AuditPruneRefused, prune_all, prune_chain
 from app.extensions import db
 from app.models import AuditCheckpoint, AuditEvent, Organization
-from app.services import audit
-from app.services.audit import AuditLogImmutable
-from app.services.audit_retention import AuditPruneRefused, prune_all, prune_chain
 from app.tasks.schedule import PERIODIC_JOBS
 from tests import factories
 
@@ -29,7 +29,7 @@ class Clock:
 
 @pytest.fixture
 def clock(monkeypatch):
-    from app.services import audit_retention
+    from app.audit import retention as audit_retention
 
     clock = Clock()
     monkeypatch.setattr(audit, "utcnow", clock)

@@ -3,10 +3,10 @@ import itertools
 import pytest
 from sqlalchemy import delete, select, text, update
 
+from app.audit import chain as audit
+from app.audit import AuditLogImmutable
 from app.extensions import db
 from app.models import AuditEvent
-from app.services import audit
-from app.services.audit import AuditLogImmutable
 from tests import factories
 
 

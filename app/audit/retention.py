@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
+from app.audit import chain as audit
 from app.extensions import db
 from app.models import AuditChainHead, AuditCheckpoint, AuditEvent, Organization, User, utcnow
 from app.models.audit import chain_for
@@ -22,7 +23,6 @@ from app.models.organization import (
     AUDIT_RETENTION_MAX_DAYS,
     AUDIT_RETENTION_MIN_DAYS,
 )
-from app.services import audit
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ class AuditLogImmutable(RuntimeError):
 
 @event.listens_for(Session, "before_flush")
 def _refuse_audit_changes(session, flush_context, instances):
-    # Retention pruning (app.services.audit_retention) is the one sanctioned deletion; it
+    # Retention pruning (app.audit.retention) is the one sanctioned deletion; it
     # does not go through the ORM.
     for obj in (*session.dirty, *session.deleted):
         if isinstance(obj, AuditEvent | AuditCheckpoint) and (
