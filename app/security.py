@@ -8,7 +8,7 @@ from flask_login import AnonymousUserMixin, current_user
 
 from app.extensions import db, login_manager
 from app.models import User
-from app.services.access import MFA_OK, MFA_VERIFY, SessionAccess, session_access
+from app.people.access import MFA_OK, MFA_VERIFY, SessionAccess, session_access
 
 SESSION_TOKEN_KEY = "sid"  # noqa: S105 (a session dict key, not a secret)
 
@@ -57,7 +57,7 @@ def init_app(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
-        from app.services.auth import load_session
+        from app.people.signin import load_session
 
         record = load_session(session.get(SESSION_TOKEN_KEY))
         if record is None or str(record.user_id) != user_id:

@@ -79,10 +79,10 @@ def main() -> int:
     from app.agent_settings.service import SettingChange, apply_changes
     from app.extensions import db
     from app.models import Organization, Product, ReportingGroup
-    from app.services import api_tokens
+    from app.people import api_tokens
+    from app.people.organizations import builtin_role
+    from app.people.users import add_membership, create_user
     from app.services.enrollment import create_enrollment_token
-    from app.services.organizations import builtin_role
-    from app.services.users import add_membership, create_user
 
     app = create_app()
     org_id, group_id = prepare(app)

@@ -61,7 +61,7 @@ def prepare(app) -> tuple[int, int]:
     from sqlalchemy import text
 
     from app.extensions import db, redis_store
-    from app.services.organizations import (
+    from app.people.organizations import (
         create_organization,
         create_product,
         create_reporting_group,

@@ -6,13 +6,13 @@ import itertools
 
 from app.extensions import db
 from app.models import Device, Organization, Product, ReportingGroup, Role, User
-from app.services.organizations import (
+from app.people.organizations import (
     builtin_role,
     create_organization,
     create_product,
     create_reporting_group,
 )
-from app.services.users import add_membership, create_user
+from app.people.users import add_membership, create_user
 
 PASSWORD = "correct horse battery staple"
 _seq = itertools.count(1)
@@ -90,7 +90,7 @@ def create_member_with(org: Organization, role: Role, email: str | None = None) 
 
 def api_headers(user: User, org: Organization) -> dict[str, str]:
     """Bearer headers of a fresh personal API token of `user` in `org`."""
-    from app.services import api_tokens
+    from app.people import api_tokens
 
     _, raw = api_tokens.create_token(user, org.id, "tests", 30)
     db.session.commit()

@@ -18,8 +18,8 @@ def test_org_scoped_lookup_returns_own_rows_and_404s_foreign_ones(app):
 
         from app.extensions import db
         from app.models import AuthSession, User
+        from app.people.signin import start_session
         from app.security import SESSION_TOKEN_KEY
-        from app.services.auth import start_session
 
         user = db.session.query(User).filter_by(email=email).one()
         session[SESSION_TOKEN_KEY] = start_session(user, "127.0.0.1", "test")

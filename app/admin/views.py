@@ -19,11 +19,10 @@ from app.admin.base import (
 from app.core.passwords import password_problem
 from app.extensions import db
 from app.models import Device, Membership, Organization, ReportingGroup, Role
-from app.permissions import PERMISSIONS
-from app.services.auth import end_all_sessions
-from app.services.offboarding import end_membership_access, end_user_access
-from app.services.organizations import create_builtin_roles, slugify
-from app.services.roles import (
+from app.people.offboarding import end_membership_access, end_user_access
+from app.people.organizations import create_builtin_roles, slugify
+from app.people.permissions import PERMISSIONS
+from app.people.role_rules import (
     RoleChangeRefused,
     check_grant,
     check_removal,
@@ -31,7 +30,8 @@ from app.services.roles import (
     check_role_edit,
     role_group_names,
 )
-from app.services.users import UserError, create_user, find_user_by_email, set_password
+from app.people.signin import end_all_sessions
+from app.people.users import UserError, create_user, find_user_by_email, set_password
 
 
 def _role_label(role: Role) -> str:

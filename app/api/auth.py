@@ -10,7 +10,7 @@ from flask_login import current_user
 from app.api import bp
 from app.errors import json_error
 from app.extensions import csrf
-from app.services import api_tokens
+from app.people import api_tokens
 from app.tenancy import has_permission
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}

@@ -12,7 +12,8 @@ from app.api.auth import require
 from app.errors import json_error
 from app.extensions import db
 from app.models import Membership, Role
-from app.services.roles import RoleChangeRefused, assign_role, describe_role
+from app.people.role_rules import RoleChangeRefused
+from app.people.roles import assign_role, describe_role
 from app.tenancy import current_org, get_in_org_or_404
 
 REFUSAL_CODES = {400: "invalid", 403: "role_change_refused", 409: "role_change_conflict"}

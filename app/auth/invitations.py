@@ -10,9 +10,9 @@ from app.auth import bp
 from app.auth.views import sign_in
 from app.core.passwords import MIN_PASSWORD_LENGTH
 from app.extensions import db
+from app.people import invitations
+from app.people.users import find_user_by_email
 from app.security import forget_session_access
-from app.services import invitations
-from app.services.users import find_user_by_email
 from app.tenancy import switch_org
 
 

@@ -9,10 +9,10 @@ from flask_login import current_user, login_required
 from app.auth import bp
 from app.auth.views import landing_url, safe_next
 from app.extensions import db
+from app.people import access, mfa
+from app.people.signin import promote_session
 from app.portal.views import render_profile
 from app.security import SESSION_TOKEN_KEY, current_auth_session, current_session_access
-from app.services import access, mfa
-from app.services.auth import promote_session
 
 
 def _next() -> str:

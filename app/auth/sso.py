@@ -8,13 +8,13 @@ from flask_login import current_user
 from app.auth import bp
 from app.auth.views import landing_url, safe_next, sign_in
 from app.extensions import db
-from app.services import sso
+from app.people.sso import SsoError, signin
 from app.tenancy import ORG_SESSION_KEY
 
 PENDING_KEY = "sso_pending"
 
 
-def _refused(exc: sso.SsoError):
+def _refused(exc: SsoError):
     return render_template("auth/sso_refused.html", message=exc.message), exc.status
 
 
@@ -24,9 +24,9 @@ def sso_start():
     if current_user.is_authenticated:
         return redirect(landing_url())
     try:
-        org = sso.find_organization(request.values.get("org", ""))
-        url, pending = sso.begin(org, safe_next(request.values.get("next")))
-    except sso.SsoError as exc:
+        org = signin.find_organization(request.values.get("org", ""))
+        url, pending = signin.begin(org, safe_next(request.values.get("next")))
+    except SsoError as exc:
         return _refused(exc)
     # The signed session cookie carries state, nonce and PKCE verifier to the callback.
     session[PENDING_KEY] = pending
@@ -38,11 +38,11 @@ def sso_callback():
     pending = session.pop(PENDING_KEY, None)  # one use, whatever happens
     ip = request.remote_addr or ""
     try:
-        result = sso.complete(pending, request.args.to_dict(), ip)
-    except sso.SsoError as exc:
+        result = signin.complete(pending, request.args.to_dict(), ip)
+    except SsoError as exc:
         db.session.rollback()
         org_id = pending.get("org") if isinstance(pending, dict) else None
-        sso.record_refusal(exc, org_id, ip)
+        signin.record_refusal(exc, org_id, ip)
         db.session.commit()
         return _refused(exc)
     sign_in(

@@ -11,14 +11,14 @@ from app import audit
 from app.auth import bp
 from app.auth.forms import LoginForm
 from app.extensions import db
-from app.security import SESSION_TOKEN_KEY
-from app.services.auth import (
+from app.people.signin import (
     LoginThrottled,
     PasswordSignInDisabled,
     authenticate,
     end_session,
     start_session,
 )
+from app.security import SESSION_TOKEN_KEY
 
 GENERIC_FAILURE = "Invalid e-mail or password."
 SSO_REQUIRED = 'Your organization signs in with single sign-on: use "Sign in with SSO" below.'

@@ -3,7 +3,7 @@ from flask import Blueprint
 from app.agent_settings.registry import REGISTRY
 from app.models import utcnow
 from app.models.organization import AUDIT_RETENTION_MAX_DAYS, AUDIT_RETENTION_MIN_DAYS
-from app.permissions import PERMISSIONS
+from app.people.permissions import PERMISSIONS
 from app.tenancy import available_memberships, current_membership, current_org, has_permission
 
 bp = Blueprint("portal", __name__)

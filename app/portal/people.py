@@ -9,8 +9,8 @@ from flask_login import current_user
 from app.core.mail import MailError
 from app.extensions import db
 from app.models import Invitation, Role, utcnow
+from app.people import invitations
 from app.portal import bp
-from app.services import invitations
 from app.tenancy import current_org, get_in_org_or_404, permission_required
 
 MAIL_FAILED = (

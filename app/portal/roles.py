@@ -1,6 +1,6 @@
 """Portal → Settings → Roles (`roles.manage`) and → People (`roles.assign`).
 
-Views parse the form, call `app.services.roles` (which holds every rule against
+Views parse the form, call `app.people.roles` (which holds every rule against
 escalation) and render; a refusal shows the form again with the reason.
 """
 
@@ -14,18 +14,10 @@ from sqlalchemy.orm import joinedload
 
 from app.extensions import db
 from app.models import Membership, ReportingGroup, Role
-from app.permissions import PERMISSIONS
+from app.people.permissions import PERMISSIONS
+from app.people.role_rules import RoleChangeRefused, check_can_change, grantable, members_of
+from app.people.roles import assign_role, create_role, delete_role, update_role
 from app.portal import bp
-from app.services.roles import (
-    RoleChangeRefused,
-    assign_role,
-    check_can_change,
-    create_role,
-    delete_role,
-    grantable,
-    members_of,
-    update_role,
-)
 from app.tenancy import current_org, get_in_org_or_404, permission_required
 
 

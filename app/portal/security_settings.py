@@ -7,9 +7,11 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.extensions import db
+from app.people import invitations, mfa
+from app.people.sso import SsoError, provider
+from app.people.sso import settings as sso_config
 from app.portal import bp
 from app.security import current_auth_session
-from app.services import invitations, mfa, sso
 from app.tenancy import current_org, permission_required
 
 
@@ -38,14 +40,14 @@ def _sso_form_values(config) -> dict:
 
 
 def render_security_page(status: int = 200):
-    config = sso.config_of(current_org.id)
+    config = sso_config.config_of(current_org.id)
     return render_template(
         "settings/security.html",
         policies=mfa.POLICY_LABELS,
         sso_config=config,
         sso_form=_sso_form_values(config),
         secret_stored=bool(config and config.client_secret_sealed),
-        callback_url=sso.callback_url(),
+        callback_url=provider.callback_url(),
         jit_roles=invitations.grantable_roles(current_user._get_current_object(), current_org.id),
     ), status
 
@@ -81,7 +83,7 @@ def _role_id(raw: str | None) -> int | None:
 @bp.route("/settings/security/sso", methods=["POST"])
 @permission_required("org.manage")
 def sso_settings():
-    form = sso.SsoSettings(
+    form = sso_config.SsoSettings(
         enabled=bool(request.form.get("enabled")),
         issuer=request.form.get("issuer", ""),
         client_id=request.form.get("client_id", ""),
@@ -97,10 +99,10 @@ def sso_settings():
         and record.organization_id == current_org.id
     )
     try:
-        changed = sso.save_settings(
+        changed = sso_config.save_settings(
             current_user._get_current_object(), current_org, form, actor_uses_sso_here=uses_sso_here
         )
-    except sso.SsoError as exc:
+    except SsoError as exc:
         db.session.rollback()
         flash(exc.message, "error")
         return render_security_page(exc.status)

@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models.api_token import ApiToken
+from app.people import api_tokens
 from app.portal import bp
-from app.services import api_tokens
 from app.tenancy import current_org
 
 

@@ -8,12 +8,12 @@ from flask_login import current_user, login_required
 from app import audit
 from app.core.passwords import verify_password
 from app.extensions import db
+from app.people import access, api_tokens, mfa
+from app.people.signin import end_all_sessions, replace_session
+from app.people.users import UserError, set_password
 from app.portal import bp
 from app.portal.forms import ChangePasswordForm, SwitchOrgForm
 from app.security import SESSION_TOKEN_KEY, current_auth_session
-from app.services import access, api_tokens, mfa
-from app.services.auth import end_all_sessions, replace_session
-from app.services.users import UserError, set_password
 from app.tenancy import current_membership, switch_org
 
 

@@ -11,15 +11,15 @@ from app import audit
 from app.agent_settings.service import SettingChange, apply_changes
 from app.extensions import db
 from app.models import Organization, Role
-from app.permissions import BUILTIN_ROLES
-from app.services.organizations import (
+from app.people.organizations import (
     builtin_role,
     create_organization,
     create_product,
     create_reporting_group,
 )
-from app.services.roles import describe_role
-from app.services.users import add_membership, create_user
+from app.people.permissions import BUILTIN_ROLES
+from app.people.roles import describe_role
+from app.people.users import add_membership, create_user
 
 DEMO_ORG = "Acme"
 DEMO_PRODUCT = "Workspaces"

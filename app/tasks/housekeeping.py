@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from app.audit.retention import prune_all
-from app.services.auth import prune_expired_sessions
+from app.people.signin import prune_expired_sessions
 
 log = logging.getLogger(__name__)
 

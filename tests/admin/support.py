@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import AuditEvent, Membership, Organization, Product, ReportingGroup, Role
-from app.services.organizations import create_product, create_reporting_group
-from app.services.users import membership_of
+from app.people.organizations import create_product, create_reporting_group
+from app.people.users import membership_of
 from tests import factories
 
 # The Flask-Admin endpoints of tenant-owned rows, as registered in app/admin/__init__.py.

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from app.models import Membership, Organization, Product, ReportingGroup, Role
-from app.services.organizations import builtin_role
-from app.services.users import add_membership, find_user_by_email
+from app.people.organizations import builtin_role
+from app.people.users import add_membership, find_user_by_email
 from tests import factories
 from tests.admin.support import (
     PLATFORM_ENDPOINTS,

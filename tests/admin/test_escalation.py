@@ -4,7 +4,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Device, Membership, Role
-from app.permissions import ALL_PERMISSIONS
+from app.people.permissions import ALL_PERMISSIONS
 from tests import factories
 from tests.admin.support import add_member, post, world
 

@@ -7,9 +7,9 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import ApiToken, Organization
-from app.services import api_tokens
-from app.services.organizations import builtin_role
-from app.services.users import add_membership, find_user_by_email, membership_of
+from app.people import api_tokens
+from app.people.organizations import builtin_role
+from app.people.users import add_membership, find_user_by_email, membership_of
 from tests import factories
 from tests.admin.support import audit_events, post
 from tests.factories import PASSWORD

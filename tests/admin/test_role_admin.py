@@ -6,8 +6,8 @@ import pytest
 
 from app.extensions import db
 from app.models import Membership, Organization, Role
-from app.permissions import ALL_PERMISSIONS, BUILTIN_ROLES
-from app.services.users import add_membership, create_user
+from app.people.permissions import ALL_PERMISSIONS, BUILTIN_ROLES
+from app.people.users import add_membership, create_user
 from tests.admin.support import count_rows, field_errors, post, world
 
 

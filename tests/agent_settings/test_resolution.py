@@ -5,7 +5,7 @@ import pytest
 from app.agent_settings.resolution import effective_for_roles, effective_settings
 from app.agent_settings.service import SettingChange, apply_changes
 from app.extensions import db
-from app.services.organizations import builtin_role
+from app.people.organizations import builtin_role
 from tests import factories
 
 KEY = "flexxible_tools"  # per role, default off
@@ -130,7 +130,7 @@ def test_other_groups_values_do_not_leak(app):
     with app.app_context():
         org = factories.create_org()
         product = factories.product_of(org)
-        from app.services.organizations import create_reporting_group
+        from app.people.organizations import create_reporting_group
 
         other = create_reporting_group(product, "Other group")
         apply_changes(other, [SettingChange("audio_redirection", True)])

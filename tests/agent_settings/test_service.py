@@ -11,7 +11,7 @@ from app.agent_settings.service import (
 from app.extensions import db
 from app.models import AuditEvent
 from app.models.agent_setting import AgentSettingValue
-from app.services.organizations import builtin_role, create_reporting_group
+from app.people.organizations import builtin_role, create_reporting_group
 from tests import factories
 
 
@@ -193,7 +193,7 @@ def test_bulk_apply_is_all_or_nothing_and_names_the_refusing_group(app):
         b_product = factories.create_org()  # another product of another org, unused
         del b_product
         product = factories.product_of(a)
-        from app.services.organizations import create_product
+        from app.people.organizations import create_product
 
         locked_product = create_product(a, "Locked")
         locked_group = create_reporting_group(locked_product, "Locked group")

@@ -1,7 +1,7 @@
 import pytest
 
 from app.extensions import db
-from app.services import api_tokens
+from app.people import api_tokens
 from tests import factories
 
 

@@ -4,7 +4,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import ApiToken, User, utcnow
-from app.services import api_tokens
+from app.people import api_tokens
 from tests import factories
 
 

@@ -8,8 +8,8 @@ import pytest
 from app.agent_settings.service import SettingChange, apply_changes
 from app.extensions import db
 from app.models import Device, DeviceSession, Organization, utcnow
-from app.services import api_tokens
-from app.services.organizations import builtin_role, create_reporting_group
+from app.people import api_tokens
+from app.people.organizations import builtin_role, create_reporting_group
 from tests import factories
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from app.assistance.lifecycle import sweep
 from app.extensions import db
 from app.models import AgentOrder, Assistance, OperatorDevice, utcnow
-from app.services import api_tokens
+from app.people import api_tokens
 from tests import factories
 from tests.assistance.helpers import (
     answer,

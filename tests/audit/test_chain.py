@@ -3,8 +3,8 @@ import itertools
 import pytest
 from sqlalchemy import delete, select, text, update
 
-from app.audit import chain as audit
 from app.audit import AuditLogImmutable
+from app.audit import chain as audit
 from app.extensions import db
 from app.models import AuditEvent
 from tests import factories

@@ -145,7 +145,7 @@ def test_deactivated_user_is_signed_out_on_next_request(app, browser):
     email = _member(app)
     browser.login(email, factories.PASSWORD)
     with app.app_context():
-        from app.services.users import find_user_by_email
+        from app.people.users import find_user_by_email
 
         find_user_by_email(email).active = False
         db.session.commit()

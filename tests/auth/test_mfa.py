@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuthSession, Organization, RecoveryCode, TotpCredential
-from app.services import mfa
-from app.services.users import find_user_by_email
+from app.people import mfa
+from app.people.users import find_user_by_email
 from tests import factories
 from tests.admin.support import audit_events
 

@@ -1,6 +1,6 @@
 from app.extensions import db
-from app.services.organizations import builtin_role
-from app.services.users import add_membership
+from app.people.organizations import builtin_role
+from app.people.users import add_membership
 from tests import factories
 
 

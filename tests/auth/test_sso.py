@@ -12,11 +12,13 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from app.core.sealing import seal
 from app.extensions import db
-from app.models import AuthSession, Organization, SsoConfig, SsoIdentity, User
-from app.services import sso
-from app.services.organizations import builtin_role
-from app.services.users import add_membership, find_user_by_email, membership_of
+from app.models import AuthSession, Organization, SsoConfig, SsoDomain, SsoIdentity, User
+from app.people.organizations import builtin_role
+from app.people.sso import SsoError
+from app.people.sso import provider as sso_provider
+from app.people.users import add_membership, find_user_by_email, membership_of
 from tests import factories
 from tests.admin.support import audit_events
 
@@ -51,11 +53,11 @@ def acme(app, provider):
             enabled=True,
             issuer=provider,
             client_id=CLIENT_ID,
-            client_secret_sealed=sso.seal(sso.SEAL_PURPOSE, {"secret": CLIENT_SECRET}),
+            client_secret_sealed=seal(sso_provider.SEAL_PURPOSE, {"secret": CLIENT_SECRET}),
             jit_role_id=builtin_role(org.id, "operator").id,
             allow_passwords=True,
         )
-        config.domains = [sso.SsoDomain("acme.example")]
+        config.domains = [SsoDomain("acme.example")]
         db.session.add(config)
         db.session.commit()
         return {"org": org.id, "slug": org.slug, "admin": admin.email}
@@ -77,7 +79,7 @@ def authorize(url: str, sub: str) -> str:
 
 def come_back(browser, location: str):
     parts = urlsplit(location)
-    assert parts.path == sso.CALLBACK_PATH
+    assert parts.path == sso_provider.CALLBACK_PATH
     return browser.get(f"{parts.path}?{parts.query}")
 
 
@@ -103,7 +105,7 @@ def test_sso_sign_in_provisions_a_new_user_with_the_configured_role(
     assert query["response_type"] == ["code"] and query["client_id"] == [CLIENT_ID]
     assert query["code_challenge_method"] == ["S256"] and len(query["code_challenge"][0]) == 43
     assert query["state"][0] and query["nonce"][0]
-    assert query["redirect_uri"] == [app.config["PORTAL_URL"] + sso.CALLBACK_PATH]
+    assert query["redirect_uri"] == [app.config["PORTAL_URL"] + sso_provider.CALLBACK_PATH]
     assert "openid" in query["scope"][0].split()
 
     response = come_back(browser, authorize(url, "alice-sub"))
@@ -339,7 +341,7 @@ def test_removing_a_member_ends_their_sso_session(app, acme, provider, make_brow
     sso_sign_in(browser, "mia-sub")
     assert browser.get("/").status_code == 200
     with app.app_context():
-        from app.services.offboarding import end_membership_access
+        from app.people.offboarding import end_membership_access
 
         membership = membership_of(find_user_by_email("mia@acme.example"), acme["org"])
         end_membership_access(membership)
@@ -387,7 +389,7 @@ def test_client_secret_is_sealed_never_shown_logged_or_audited(app, acme, provid
     with app.app_context():
         config = db.session.get(SsoConfig, acme["org"])
         assert new_secret.encode() not in config.client_secret_sealed
-        assert sso.client_secret(config) == new_secret
+        assert sso_provider.client_secret(config) == new_secret
     [event] = audit_events(app, "sso.configured")
     assert event["details"]["changes"]["client_secret"] == "changed"
     assert new_secret not in str(event["details"])
@@ -395,7 +397,7 @@ def test_client_secret_is_sealed_never_shown_logged_or_audited(app, acme, provid
     assert save(admin, issuer=provider, domains="acme.example").status_code == 303
     provider_user(provider, "nia-sub", email="nia@acme.example")
     with app.app_context():
-        assert sso.client_secret(db.session.get(SsoConfig, acme["org"])) == new_secret
+        assert sso_provider.client_secret(db.session.get(SsoConfig, acme["org"])) == new_secret
     assert new_secret not in caplog.text
 
 
@@ -445,8 +447,8 @@ def test_private_network_issuers_are_refused_in_production_settings(
     assert response.status_code == 400
     assert "private network" in response.get_data(as_text=True)
     for url in ("http://169.254.169.254/latest", "https://10.0.0.1/"):
-        with app.app_context(), pytest.raises(sso.SsoError):
-            sso.discover(url)
+        with app.app_context(), pytest.raises(SsoError):
+            sso_provider.discover(url)
 
 
 def test_only_org_managers_see_sso_settings(app, acme, make_browser):
@@ -477,13 +479,13 @@ def test_the_token_request_proves_pkce_and_authenticates_the_client(
     app, acme, provider, make_browser, monkeypatch
 ):
     sent = {}
-    real = sso.OAuth2Session.fetch_token
+    real = sso_provider.OAuth2Session.fetch_token
 
     def spy(self, url=None, **kwargs):
         sent.update(kwargs, client_secret=self.client_secret)
         return real(self, url, **kwargs)
 
-    monkeypatch.setattr(sso.OAuth2Session, "fetch_token", spy)
+    monkeypatch.setattr(sso_provider.OAuth2Session, "fetch_token", spy)
     provider_user(provider, "pat-sub", email="pat@acme.example")
     browser = make_browser()
     url = start(browser)

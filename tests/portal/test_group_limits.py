@@ -8,7 +8,7 @@ from flask import g
 
 from app.extensions import db
 from app.models import DeviceSession, Membership, Organization, Role
-from app.services.organizations import builtin_role, create_reporting_group
+from app.people.organizations import builtin_role, create_reporting_group
 from app.tenancy import can_see_group, visible_group_ids
 from tests import factories
 from tests.portal.test_workspaces import Counter

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditEvent, Invitation, Membership, Role, User, utcnow
-from app.services import invitations
-from app.services.users import find_user_by_email, membership_of
+from app.people import invitations
+from app.people.users import find_user_by_email, membership_of
 from tests.admin.support import audit_events, build_tenant, post
 from tests.factories import PASSWORD
 

@@ -8,9 +8,9 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditEvent, Membership, Organization
-from app.permissions import ALL_PERMISSIONS
-from app.services.organizations import builtin_role, create_reporting_group
-from app.services.users import membership_of
+from app.people.organizations import builtin_role, create_reporting_group
+from app.people.permissions import ALL_PERMISSIONS
+from app.people.users import membership_of
 from tests import factories
 from tests.admin.support import world
 

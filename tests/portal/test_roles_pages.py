@@ -9,8 +9,8 @@ from app import audit
 from app.agent_settings.service import SettingChange, apply_changes
 from app.extensions import db
 from app.models import AgentSettingValue, AuditEvent, Membership, Organization, Role
-from app.permissions import ALL_PERMISSIONS
-from app.services.organizations import builtin_role, create_reporting_group
+from app.people.organizations import builtin_role, create_reporting_group
+from app.people.permissions import ALL_PERMISSIONS
 from tests import factories
 from tests.admin.support import world
 

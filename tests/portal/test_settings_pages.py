@@ -5,7 +5,7 @@ from app.agent_settings.resolution import effective_settings
 from app.agent_settings.service import SettingChange, apply_changes, describe
 from app.extensions import db
 from app.models import Product, ReportingGroup, Role
-from app.services.organizations import builtin_role, create_reporting_group
+from app.people.organizations import builtin_role, create_reporting_group
 from tests import factories
 
 

@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Product, ReportingGroup, Role
-from app.services import api_tokens
+from app.people import api_tokens
 from tests import factories
 
 ROLES = ("org_admin", "product_owner", "helpdesk_lead", "operator", "auditor")
@@ -83,7 +83,7 @@ def test_settings_pages_by_role(app, make_browser, setup, role_key):
 def test_settings_api_by_role(app, client, setup, role_key):
     org_id, users, ids = setup
     with app.app_context():
-        from app.services.users import find_user_by_email
+        from app.people.users import find_user_by_email
 
         _, raw = api_tokens.create_token(find_user_by_email(users[role_key]), org_id, "t")
         db.session.commit()

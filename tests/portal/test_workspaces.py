@@ -5,8 +5,8 @@ from sqlalchemy import event
 
 from app.extensions import db
 from app.models import Device, DeviceSession, EnrollmentToken, Organization, utcnow
+from app.people.organizations import create_reporting_group
 from app.services.orders import create_order
-from app.services.organizations import create_reporting_group
 from tests import factories
 
 

@@ -6,8 +6,8 @@ the account or inviting the person back does not bring old credentials back to l
 from __future__ import annotations
 
 from app.models import Membership, User
-from app.services import api_tokens
-from app.services.auth import end_all_sessions, end_org_sessions
+from app.people import api_tokens
+from app.people.signin import end_all_sessions, end_org_sessions
 
 
 def end_user_access(user: User, actor: User | None = None) -> dict[str, int]:

@@ -7,7 +7,7 @@ import re
 from app import audit
 from app.extensions import db
 from app.models import Organization, Product, ReportingGroup, Role
-from app.permissions import BUILTIN_ROLES
+from app.people.permissions import BUILTIN_ROLES
 
 
 def slugify(name: str) -> str:

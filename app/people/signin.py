@@ -15,8 +15,8 @@ from app.core import throttle
 from app.core.passwords import hash_password, needs_rehash, verify_password
 from app.extensions import db
 from app.models import AuthSession, User, utcnow
-from app.services import access
-from app.services.users import find_user_by_email, normalize_email
+from app.people import access
+from app.people.users import find_user_by_email, normalize_email
 
 # Do not write last_seen_at more often than this (one UPDATE per minute per session).
 TOUCH_EVERY = timedelta(seconds=60)

@@ -8,9 +8,8 @@ A role may be limited to chosen reporting groups; a limit is fewer rights. A mem
 own role is limited cannot grant an unlimited role or one covering groups outside their
 limit, nor widen a role beyond it.
 
-The functions below the checks (`create_role`, `update_role`, `delete_role`,
-`assign_role`) are the one way the portal and the API change roles; the admin views call
-the checks directly. Each change is audited in the caller's transaction.
+The changes themselves are in `app.people.roles`; the admin views call these checks
+directly.
 """
 
 from __future__ import annotations
@@ -18,15 +17,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from app import audit
 from app.extensions import db
 from app.models import Membership, ReportingGroup, Role, User
-from app.models.agent_setting import AgentSettingValue
-from app.permissions import ALL_PERMISSIONS, PERMISSIONS
+from app.people.permissions import ALL_PERMISSIONS, PERMISSIONS
 
-ROLE_NAME_MAX = 80
 # Permissions that only make sense for the whole organization: a role holding one cannot
 # be limited to reporting groups (it manages the groups, enrollment and the admin views).
 ORGANIZATION_WIDE_PERMISSIONS = frozenset({"org.manage"})
@@ -42,11 +38,11 @@ class RoleChangeRefused(ValueError):
         self.status = status
 
 
-class _Keep:
+class Keep:
     """Marker: the role's group limit is not being changed."""
 
 
-KEEP = _Keep()
+KEEP = Keep()
 
 
 @dataclass(frozen=True)
@@ -84,12 +80,6 @@ def actor_ceiling(actor: User, org_id: int) -> Ceiling:
     if membership is None:
         return Ceiling(frozenset(), frozenset())
     return Ceiling(frozenset(membership.role.permissions), membership.role.group_limit)
-
-
-def _actor_permissions(actor: User, org_id: int) -> set[str] | None:
-    """None for platform admins (no ceiling)."""
-    perms = actor_ceiling(actor, org_id).permissions
-    return None if perms is None else set(perms)
 
 
 def _org_admin_count(org_id: int) -> int:
@@ -132,7 +122,7 @@ def _check_ceiling(actor: User, org_id: int, perms, what: str, groups=KEEP) -> N
         raise RoleChangeRefused(
             f"You cannot {what}: it holds permissions you do not have: {_labels(missing)}."
         )
-    if not isinstance(groups, _Keep):
+    if not isinstance(groups, Keep):
         _check_groups(ceiling, groups, what)
 
 
@@ -202,7 +192,7 @@ def check_role_edit(actor: User, role: Role, new_permissions, new_groups=KEEP) -
     new_permissions = set(new_permissions)
     is_new = role.id is None
     old_groups = frozenset() if is_new else role.group_limit
-    if isinstance(new_groups, _Keep):
+    if isinstance(new_groups, Keep):
         new_groups = None if is_new else old_groups
     else:
         new_groups = None if new_groups is None else frozenset(new_groups)
@@ -246,130 +236,6 @@ def check_role_edit(actor: User, role: Role, new_permissions, new_groups=KEEP) -
         )
 
 
-# --- changes ------------------------------------------------------------------------
-
-
-def _clean_name(name: str) -> str:
-    name = (name or "").strip()
-    if not name:
-        raise RoleChangeRefused("A role needs a name.", 400)
-    if len(name) > ROLE_NAME_MAX:
-        raise RoleChangeRefused(f"A role name has at most {ROLE_NAME_MAX} characters.", 400)
-    return name
-
-
-def _clean_permissions(perms) -> set[str]:
-    perms = set(perms)
-    unknown = sorted(perms - ALL_PERMISSIONS)
-    if unknown:
-        raise RoleChangeRefused("Unknown permission(s): " + ", ".join(unknown) + ".", 400)
-    return perms
-
-
-def _clean_groups(org_id: int, group_ids) -> frozenset[int] | None:
-    """None stays None (all groups); ids must be reporting groups of the organization
-    (another organization's id is as unknown as a missing one: 404)."""
-    if group_ids is None:
-        return None
-    ids = frozenset(group_ids)
-    if ids:
-        found = set(
-            db.session.execute(
-                select(ReportingGroup.id).where(
-                    ReportingGroup.organization_id == org_id, ReportingGroup.id.in_(ids)
-                )
-            ).scalars()
-        )
-        if found != ids:
-            raise RoleChangeRefused("No such reporting group.", 404)
-    return ids
-
-
-def _check_name_free(org_id: int, name: str, role_id: int | None) -> None:
-    taken = db.session.execute(
-        select(Role.id).where(
-            Role.organization_id == org_id,
-            func.lower(Role.name) == name.lower(),
-            Role.id != (role_id or 0),
-        )
-    ).first()
-    if taken is not None:
-        raise RoleChangeRefused(f"A role named {name} already exists.", 409)
-
-
-def describe_role(role: Role) -> dict:
-    """What the audit log and the API say about a role."""
-    limit = role.group_limit
-    return {
-        "id": role.id,
-        "name": role.name,
-        "builtin": role.builtin_key,
-        "permissions": sorted(role.permissions),
-        "reporting_groups": None if limit is None else sorted(limit),
-    }
-
-
-def create_role(
-    actor: User, org_id: int, name: str, permissions, group_ids=None, *, via: str = "portal"
-) -> Role:
-    """Create a custom role (`group_ids` None: all groups)."""
-    name = _clean_name(name)
-    permissions = _clean_permissions(permissions)
-    groups = _clean_groups(org_id, group_ids)
-    role = Role(organization_id=org_id, name=name)
-    check_role_edit(actor, role, permissions, groups)
-    _check_name_free(org_id, name, None)
-    role.set_permissions(permissions)
-    role.set_group_limit(groups)
-    db.session.add(role)
-    db.session.flush()
-    audit.record(
-        "role.created",
-        organization_id=org_id,
-        target=role,
-        actor=actor,
-        details={"role": describe_role(role), "via": via},
-    )
-    return role
-
-
-def update_role(
-    actor: User, role: Role, name: str, permissions, group_ids=KEEP, *, via: str = "portal"
-) -> bool:
-    """Rename `role` and set its permissions and group limit; False if nothing changed."""
-    name = _clean_name(name)
-    permissions = _clean_permissions(permissions)
-    groups = (
-        group_ids
-        if isinstance(group_ids, _Keep)
-        else _clean_groups(role.organization_id, group_ids)
-    )
-    check_role_edit(actor, role, permissions, groups)
-    _check_name_free(role.organization_id, name, role.id)
-    before = describe_role(role)
-    role.name = name
-    role.set_permissions(permissions)
-    if not isinstance(groups, _Keep):
-        role.set_group_limit(groups)
-    after = describe_role(role)
-    if after == before:
-        return False
-    db.session.flush()
-    audit.record(
-        "role.updated",
-        organization_id=role.organization_id,
-        target=role,
-        actor=actor,
-        details={
-            "changes": {
-                k: {"before": before[k], "after": after[k]} for k in after if after[k] != before[k]
-            },
-            "via": via,
-        },
-    )
-    return True
-
-
 def members_of(role: Role) -> list[Membership]:
     return list(
         db.session.execute(
@@ -400,76 +266,6 @@ def check_role_delete(actor: User, role: Role, replacement: Role | None = None) 
         # Each move is a grant: the same rules as changing one member's role.
         check_grant(actor, role.organization_id, replacement, target=membership)
     return members
-
-
-def delete_role(
-    actor: User, role: Role, replacement: Role | None = None, *, via: str = "portal"
-) -> int:
-    """Delete a custom role; its members move to `replacement` in the same transaction.
-    Returns how many members moved."""
-    members = check_role_delete(actor, role, replacement)
-    for membership in members:
-        membership.role = replacement
-        audit.record(
-            "membership.updated",
-            organization_id=membership.organization_id,
-            target=membership,
-            actor=actor,
-            details={
-                "user": membership.user.email,
-                "changes": {"role": {"before": role.name, "after": replacement.name}},
-                "reason": f"role {role.name} deleted",
-                "via": via,
-            },
-        )
-    db.session.flush()
-    # Per-role FlexxAgent settings of the role go with it (foreign key cascade): say so.
-    settings_removed = db.session.execute(
-        select(func.count())
-        .select_from(AgentSettingValue)
-        .where(AgentSettingValue.role_id == role.id)
-    ).scalar_one()
-    details = {
-        "role": describe_role(role),
-        "replacement": replacement.name if members else None,
-        "members_moved": len(members),
-        "role_settings_removed": settings_removed,
-        "via": via,
-    }
-    audit.record(
-        "role.deleted",
-        organization_id=role.organization_id,
-        target=role,
-        actor=actor,
-        details=details,
-    )
-    db.session.delete(role)
-    db.session.flush()
-    return len(members)
-
-
-def assign_role(actor: User, membership: Membership, role: Role, *, via: str = "portal") -> bool:
-    """Give `membership` the role `role`; False if it already had it."""
-    if role.organization_id != membership.organization_id:
-        raise RoleChangeRefused("No such role.", 404)
-    if role.id == membership.role_id:
-        return False
-    check_grant(actor, membership.organization_id, role, target=membership)
-    before = membership.role.name
-    membership.role = role
-    db.session.flush()
-    audit.record(
-        "membership.updated",
-        organization_id=membership.organization_id,
-        target=membership,
-        actor=actor,
-        details={
-            "user": membership.user.email,
-            "changes": {"role": {"before": before, "after": role.name}},
-            "via": via,
-        },
-    )
-    return True
 
 
 def grantable(actor: User, org_id: int, roles: Iterable[Role]) -> dict[int, str | None]:

@@ -3,7 +3,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import Device, Membership, ReportingGroup, Role
-from app.permissions import ALL_PERMISSIONS, BUILTIN_ROLES
+from app.people.permissions import ALL_PERMISSIONS, BUILTIN_ROLES
 from tests import factories
 
 

@@ -1,20 +1,15 @@
-"""The no-escalation rules with roles limited to reporting groups (app.services.roles)."""
+"""The no-escalation rules with roles limited to reporting groups (app.people.roles)."""
 
 import pytest
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import Role, RoleReportingGroup
-from app.permissions import ALL_PERMISSIONS
-from app.services.organizations import builtin_role, create_reporting_group
-from app.services.roles import (
-    RoleChangeRefused,
-    check_grant,
-    check_role_edit,
-    create_role,
-    update_role,
-)
-from app.services.users import membership_of
+from app.people.organizations import builtin_role, create_reporting_group
+from app.people.permissions import ALL_PERMISSIONS
+from app.people.role_rules import RoleChangeRefused, check_grant, check_role_edit
+from app.people.roles import create_role, update_role
+from app.people.users import membership_of
 from tests import factories
 
 OPERATOR_PERMS = {"devices.view", "ra.start"}

@@ -280,7 +280,7 @@ def regenerate_recovery_codes(user: User, code: str) -> list[str]:
 def remove(user: User, *, reason: str, actor: User | None = None, actor_label: str | None = None):
     """Remove the authenticator and recovery codes (the caller checks it is allowed), and
     end the user's sessions that were verified with it. Caller commits."""
-    from app.services.auth import end_all_sessions
+    from app.people.signin import end_all_sessions
 
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     db.session.execute(delete(TotpCredential).where(TotpCredential.user_id == user.id))

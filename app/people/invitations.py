@@ -30,8 +30,8 @@ from app import audit
 from app.core import mail
 from app.extensions import db
 from app.models import Invitation, Membership, Organization, Role, SsoConfig, User, utcnow
-from app.services.roles import RoleChangeRefused, check_grant
-from app.services.users import (
+from app.people.role_rules import RoleChangeRefused, check_grant
+from app.people.users import (
     UserError,
     add_membership,
     create_user,

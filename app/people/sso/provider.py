@@ -1,0 +1,210 @@
+"""Talking to an organization's identity provider: which addresses the portal may fetch,
+discovery, the OAuth 2 client (authorization code + PKCE), and the code exchange with the
+ID token's verification."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+import logging
+import socket
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from authlib.integrations.requests_client import OAuth2Session, OAuthError
+from flask import current_app
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+from app.core.sealing import SealBroken, open_sealed
+from app.models import SsoConfig
+from app.people.sso import SsoError
+
+log = logging.getLogger(__name__)
+
+SEAL_PURPOSE = "sso-client-secret"
+CALLBACK_PATH = "/sso/callback"
+SCOPE = "openid email profile"
+MAX_RESPONSE_BYTES = 512 * 1024
+ID_TOKEN_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"]
+
+
+def check_url(url: str, what: str) -> str:
+    """`url` if the portal may fetch it: https (http only to this machine where private
+    addresses are allowed), no credentials, and not into a private network in production."""
+    allow_private = current_app.config["SSO_ALLOW_PRIVATE_NETWORKS"]
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise SsoError(f"The {what} is not a valid URL.", 400, "bad_url") from None
+    if not host or parts.username or parts.password:
+        raise SsoError(f"The {what} must be a plain https:// URL.", 400, "bad_url")
+    try:
+        addresses = {
+            ipaddress.ip_address(info[4][0].split("%")[0])
+            for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+        }
+    except (socket.gaierror, UnicodeError, ValueError):
+        raise SsoError(
+            f"The {what} names a host that cannot be found: {host}.", 502, "dns"
+        ) from None
+    internal = any(
+        a.is_private
+        or a.is_loopback
+        or a.is_link_local
+        or a.is_reserved
+        or a.is_multicast
+        or a.is_unspecified
+        for a in addresses
+    )
+    if internal and not allow_private:
+        raise SsoError(
+            f"The {what} points into a private network ({host}); use the provider's public "
+            "https address.",
+            400,
+            "private_address",
+        )
+    loopback_only = all(a.is_loopback for a in addresses)
+    if parts.scheme != "https" and not (parts.scheme == "http" and allow_private and loopback_only):
+        raise SsoError(f"The {what} must use https://.", 400, "insecure_url")
+    return url
+
+
+def get_json(url: str, what: str) -> dict[str, Any]:
+    check_url(url, what)
+    try:
+        with requests.get(
+            url,
+            timeout=current_app.config["SSO_HTTP_TIMEOUT_SECONDS"],
+            allow_redirects=False,
+            stream=True,
+            headers={"Accept": "application/json"},
+        ) as response:
+            body = response.raw.read(MAX_RESPONSE_BYTES + 1, decode_content=True)
+            status = response.status_code
+    except requests.RequestException as exc:
+        log.warning("identity provider unreachable (%s): %s", what, type(exc).__name__)
+        raise SsoError(
+            "The identity provider could not be reached; try again later.", 502, "unreachable"
+        ) from None
+    if status != 200 or len(body) > MAX_RESPONSE_BYTES:
+        raise SsoError(
+            f"The identity provider's {what} answered with status {status}.", 502, "bad_answer"
+        )
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise SsoError(f"The identity provider's {what} is not JSON.", 502, "bad_answer")
+    return data
+
+
+def discover(issuer: str) -> dict[str, Any]:
+    """The provider's metadata; its `issuer` must be exactly the configured one."""
+    meta = get_json(issuer.rstrip("/") + "/.well-known/openid-configuration", "discovery URL")
+    if meta.get("issuer") != issuer:
+        raise SsoError(
+            f"The provider calls itself {str(meta.get('issuer'))[:200]!r}; the issuer must be "
+            "exactly that.",
+            502,
+            "issuer_mismatch",
+        )
+    for key in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
+        if not isinstance(meta.get(key), str):
+            raise SsoError(f"The provider's metadata lacks {key}.", 502, "bad_answer")
+    return meta
+
+
+def callback_url() -> str:
+    return current_app.config["PORTAL_URL"] + CALLBACK_PATH
+
+
+def client_secret(config: SsoConfig) -> str:
+    if not config.client_secret_sealed:
+        raise SsoError("Single sign-on has no client secret yet.", 409, "no_secret")
+    try:
+        return open_sealed(SEAL_PURPOSE, config.client_secret_sealed)["secret"]
+    except SealBroken:
+        raise SsoError(
+            "The stored client secret cannot be read (the server's key changed); an "
+            "administrator must enter it again.",
+            409,
+            "secret_unreadable",
+        ) from None
+
+
+def oauth_client(config: SsoConfig, secret: str | None = None) -> OAuth2Session:
+    return OAuth2Session(
+        client_id=config.client_id,
+        client_secret=secret,
+        token_endpoint_auth_method="client_secret_basic",  # noqa: S106 (a method name)
+        scope=SCOPE,
+        redirect_uri=callback_url(),
+        code_challenge_method="S256",
+    )
+
+
+def exchange_code(
+    config: SsoConfig, meta: dict[str, Any], code: str, pending: dict[str, Any]
+) -> dict[str, Any]:
+    check_url(meta["token_endpoint"], "token endpoint")
+    client = oauth_client(config, client_secret(config))
+    try:
+        token = client.fetch_token(
+            meta["token_endpoint"],
+            grant_type="authorization_code",
+            code=code,
+            code_verifier=pending["verifier"],
+            timeout=current_app.config["SSO_HTTP_TIMEOUT_SECONDS"],
+            allow_redirects=False,
+        )
+    except OAuthError as exc:
+        log.info("token endpoint refused the code: %s", exc.error)
+        raise SsoError(
+            "The identity provider did not accept the sign-in; start again.", 401, "token_refused"
+        ) from None
+    except (requests.RequestException, ValueError) as exc:
+        log.warning("token endpoint failed: %s", type(exc).__name__)
+        raise SsoError(
+            "The identity provider could not be reached; try again later.", 502, "unreachable"
+        ) from None
+    finally:
+        client.close()
+    id_token = token.get("id_token")
+    if not isinstance(id_token, str):
+        raise SsoError("The identity provider sent no ID token.", 401, "no_id_token")
+    keys = get_json(meta["jwks_uri"], "key set")
+    try:
+        decoded = jwt.decode(id_token, KeySet.import_key_set(keys), algorithms=ID_TOKEN_ALGORITHMS)
+        jwt.JWTClaimsRegistry(
+            leeway=60,
+            iss={"essential": True, "value": config.issuer},
+            aud={"essential": True, "value": config.client_id},
+            sub={"essential": True},
+            exp={"essential": True},
+            iat={"essential": True},
+        ).validate(decoded.claims)
+    except (JoseError, ValueError, TypeError, KeyError) as exc:
+        log.info("ID token refused: %s", type(exc).__name__)
+        raise SsoError(
+            "The identity provider's ID token is not valid for this portal.",
+            401,
+            "id_token_invalid",
+        ) from None
+    claims = decoded.claims
+    aud = claims.get("aud")
+    if isinstance(aud, list) and len(aud) > 1 and claims.get("azp") != config.client_id:
+        raise SsoError("The ID token was issued to another client.", 401, "id_token_invalid")
+    if not hmac.compare_digest(str(claims.get("nonce", "")), str(pending.get("nonce", ""))):
+        raise SsoError(
+            "The ID token does not belong to this sign-in (nonce mismatch). Start again.",
+            401,
+            "nonce_mismatch",
+        )
+    return claims
