@@ -78,11 +78,11 @@ def main() -> int:
     from app import create_app
     from app.agent_settings.service import SettingChange, apply_changes
     from app.extensions import db
+    from app.fleet.enrollment import create_enrollment_token
     from app.models import Organization, Product, ReportingGroup
     from app.people import api_tokens
     from app.people.organizations import builtin_role
     from app.people.users import add_membership, create_user
-    from app.services.enrollment import create_enrollment_token
 
     app = create_app()
     org_id, group_id = prepare(app)

@@ -82,7 +82,7 @@ def prepare(app) -> tuple[int, int]:
 def add_devices(app, org_id: int, group_id: int, start: int, stop: int) -> None:
     """Enrolled devices start..stop-1 in their steady state, by COPY."""
     from app.extensions import db
-    from app.services.checkin import sessions_fingerprint
+    from app.fleet.checkin import sessions_fingerprint
 
     class S:
         def __init__(self, d):
@@ -204,8 +204,8 @@ def wake_latency(app, host: str, samples: int, pollers: int) -> dict:
     import requests
 
     from app.extensions import db
+    from app.fleet.orders import create_order
     from app.models import Device
-    from app.services.orders import create_order
 
     received: dict[int, float] = {}
     got = threading.Condition()

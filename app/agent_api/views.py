@@ -9,9 +9,9 @@ from app.agent_api import bp
 from app.agent_api.schemas import BodyError, CheckinBody, EnrollBody, ResultBody, parse
 from app.errors import json_error
 from app.extensions import csrf, db
-from app.services import checkin as checkin_service
-from app.services import orders as order_service
-from app.services.enrollment import EnrollmentError, enroll
+from app.fleet import checkin as checkin_service
+from app.fleet import orders as order_service
+from app.fleet.enrollment import EnrollmentError, enroll
 
 csrf.exempt(bp)  # no cookies here: every call carries its own bearer token
 MAX_WAIT_S = 30

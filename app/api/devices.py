@@ -8,16 +8,11 @@ from sqlalchemy.orm import joinedload, selectinload
 from app.api import bp
 from app.api.auth import require
 from app.assistance.service import availability
+from app.core.listing import FilterError
 from app.errors import json_error
+from app.fleet.checkin import last_seen
+from app.fleet.queries import device_json, devices_page, session_json, sessions_page
 from app.models import Device
-from app.services.checkin import last_seen
-from app.services.fleet_queries import (
-    FilterError,
-    device_json,
-    devices_page,
-    session_json,
-    sessions_page,
-)
 from app.tenancy import (
     current_membership,
     current_org,

@@ -17,8 +17,8 @@ from app import audit
 from app.core.jobs import QUEUE_DEFAULT, enqueue_after_commit
 from app.core.passwords import verify_password
 from app.extensions import db
+from app.fleet.orders import create_order
 from app.models import AgentOrder, Assistance, Device, utcnow
-from app.services.orders import create_order
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from app.assistance.service import (
 )
 from app.core import sealing
 from app.extensions import db
+from app.fleet.orders import create_order
 from app.models import Assistance, Device, Membership, User, utcnow
-from app.services.orders import create_order
 
 
 def _own(assistance: Assistance, operator: User) -> None:

@@ -19,6 +19,8 @@ from app.core import sealing
 from app.core.jobs import QUEUE_SIGNING, enqueue_after_commit
 from app.core.passwords import hash_password
 from app.extensions import db
+from app.fleet.checkin import RESTART_HANDLERS, last_seen
+from app.fleet.orders import create_order, on_result
 from app.models import (
     AgentOrder,
     Assistance,
@@ -30,8 +32,6 @@ from app.models import (
     utcnow,
 )
 from app.models.assistance import LIVE_STATES
-from app.services.checkin import RESTART_HANDLERS, last_seen
-from app.services.orders import create_order, on_result
 from app.tenancy import can_see_group
 
 log = logging.getLogger(__name__)

@@ -54,7 +54,7 @@ class Device(Base):
     agent_instance_id: Mapped[str | None] = mapped_column(String(64))
     # When the agent last came back with a new instance id (it restarted).
     agent_restarted_at: Mapped[datetime | None]
-    # Persisted from Redis in batches by the worker; see app.services.checkin.
+    # Persisted from Redis in batches by the worker; see app.fleet.checkin.
     last_checkin_at: Mapped[datetime | None] = mapped_column(index=True)
     # SHA-256 of the device token the agent authenticates with; NULL until enrolled.
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)

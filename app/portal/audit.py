@@ -20,9 +20,9 @@ from flask_login import current_user
 from app import audit
 from app.audit import viewer
 from app.audit.retention import RetentionError, set_retention
+from app.core.listing import FilterError
 from app.extensions import db
 from app.portal import bp
-from app.services.fleet_queries import FilterError
 from app.tenancy import current_org, permission_required
 
 

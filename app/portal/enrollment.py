@@ -8,13 +8,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
-from app.models import EnrollmentToken, ReportingGroup
-from app.portal import bp
-from app.services.enrollment import (
+from app.fleet.enrollment import (
     EnrollmentError,
     create_enrollment_token,
     revoke_enrollment_token,
 )
+from app.models import EnrollmentToken, ReportingGroup
+from app.portal import bp
 from app.tenancy import current_org, get_in_org_or_404, permission_required
 
 

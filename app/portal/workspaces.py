@@ -6,16 +6,12 @@ from flask import abort, render_template, request
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.agent_settings.resolution import effective_settings
+from app.core.listing import FilterError
+from app.fleet.checkin import last_seen
+from app.fleet.orders import recent_orders
+from app.fleet.queries import devices_page, filter_choices, sessions_page
 from app.models import Device
 from app.portal import bp
-from app.services.checkin import last_seen
-from app.services.fleet_queries import (
-    FilterError,
-    devices_page,
-    filter_choices,
-    sessions_page,
-)
-from app.services.orders import recent_orders
 from app.tenancy import (
     current_membership,
     current_org,

@@ -174,8 +174,8 @@ DEMO_FLEET: dict[str, list[dict]] = {
 def demo_fleet_profiles() -> list[dict]:
     """Agent profiles for the demo fleet, each with a fresh single-day enrollment token of
     its group (the tokens exist only in the returned list and the simulator)."""
+    from app.fleet.enrollment import create_enrollment_token
     from app.models import ReportingGroup
-    from app.services.enrollment import create_enrollment_token
 
     org = db.session.execute(select(Organization).where(Organization.name == DEMO_ORG)).scalar_one()
     profiles = []

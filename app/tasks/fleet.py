@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from app.services.checkin import flush_last_seen
-from app.services.orders import expire_overdue
+from app.fleet.checkin import flush_last_seen
+from app.fleet.orders import expire_overdue
 
 log = logging.getLogger(__name__)
 

@@ -3,8 +3,8 @@ import uuid
 import pytest
 
 from app.extensions import db
+from app.fleet.enrollment import create_enrollment_token
 from app.models import Organization, ReportingGroup
-from app.services.enrollment import create_enrollment_token
 from tests import factories
 
 

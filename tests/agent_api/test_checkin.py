@@ -5,8 +5,8 @@ from sqlalchemy import event, select
 
 from app.agent_settings.service import SettingChange, apply_changes
 from app.extensions import db, redis_store
+from app.fleet.checkin import LAST_SEEN_KEY, flush_last_seen
 from app.models import AuditEvent, Device, DeviceSession, ReportingGroup
-from app.services.checkin import LAST_SEEN_KEY, flush_last_seen
 from tests.agent_api.conftest import session
 
 

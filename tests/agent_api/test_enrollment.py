@@ -3,8 +3,8 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from app.extensions import db
+from app.fleet.enrollment import create_enrollment_token, revoke_enrollment_token, token_hash
 from app.models import Device, EnrollmentToken, ReportingGroup, utcnow
-from app.services.enrollment import create_enrollment_token, revoke_enrollment_token, token_hash
 from tests import factories
 from tests.agent_api.conftest import Agent
 

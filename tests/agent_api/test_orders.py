@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 
 from app.extensions import db
+from app.fleet.orders import create_order, expire_overdue
 from app.models import AgentOrder, Device, utcnow
-from app.services.orders import create_order, expire_overdue
 
 
 def _order(app, device_id, order_type="ra.end", payload=None, secret=None, **kw):

@@ -152,7 +152,7 @@ def test_ready_never_connected_expires_after_its_ttl(app, client, world):
 
 def test_agent_restart_interrupts_the_assistance(app, client, world):
     from app.agent_api.schemas import CheckinBody
-    from app.services.checkin import checkin
+    from app.fleet.checkin import checkin
 
     body = start(client, world, "laptop", "interactive")
     with app.app_context():

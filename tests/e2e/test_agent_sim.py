@@ -3,9 +3,9 @@
 import json
 
 from app.extensions import db
+from app.fleet.enrollment import create_enrollment_token
+from app.fleet.orders import create_order
 from app.models import AgentOrder, Device, DeviceSession
-from app.services.enrollment import create_enrollment_token
-from app.services.orders import create_order
 from tests import factories
 from tests.e2e.conftest import wait_for
 

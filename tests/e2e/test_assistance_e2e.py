@@ -14,10 +14,10 @@ import requests
 
 from app.agent_settings.service import SettingChange, apply_changes
 from app.extensions import db, redis_store
+from app.fleet.enrollment import create_enrollment_token
 from app.models import AgentOrder, Assistance, AuditEvent, Device
 from app.people import api_tokens
 from app.people.organizations import create_reporting_group
-from app.services.enrollment import create_enrollment_token
 from tests import factories
 from tests.conftest import ROOT
 from tests.e2e.conftest import free_port, wait_for

@@ -4,9 +4,9 @@ import pytest
 from sqlalchemy import event
 
 from app.extensions import db
+from app.fleet.orders import create_order
 from app.models import Device, DeviceSession, EnrollmentToken, Organization, utcnow
 from app.people.organizations import create_reporting_group
-from app.services.orders import create_order
 from tests import factories
 
 

@@ -17,9 +17,9 @@ from sqlalchemy.orm import joinedload
 
 from app.core.listing import FilterError, Page, escape_like, int_arg, page_number
 from app.extensions import db
+from app.fleet.checkin import last_seen
 from app.models import Device, DeviceSession, ReportingGroup, utcnow
 from app.models.device import DEVICE_KINDS, MISSED_CHECKINS_OFFLINE, SESSION_STATES
-from app.services.checkin import last_seen
 
 PAGE_SIZE = 50
 

@@ -23,9 +23,9 @@ from sqlalchemy.exc import IntegrityError
 from app import audit
 from app.agent_settings.cache import agent_settings
 from app.extensions import db, redis_store
+from app.fleet.enrollment import DEVICE_TOKEN_PREFIX, token_hash
+from app.fleet.orders import deliver_pending
 from app.models import Device, DeviceSession, utcnow
-from app.services.enrollment import DEVICE_TOKEN_PREFIX, token_hash
-from app.services.orders import deliver_pending
 
 log = logging.getLogger(__name__)
 LAST_SEEN_KEY = "agents:last-seen"
