@@ -65,7 +65,7 @@ def create_app(config: Config | str | None = None, **overrides) -> Flask:
 
     # Registers the assistance logic's order-result and agent-restart handlers.
     from app.admin import init_admin
-    from app.assistance import service as _assistance_handlers  # noqa: F401
+    from app.assistance import agent_answers  # noqa: F401
 
     init_admin(app)
 

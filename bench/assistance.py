@@ -226,7 +226,7 @@ def signing_rates(app, org_id: int, group_id: int, count: int) -> str:
     from rq import Queue
     from sqlalchemy import update
 
-    from app.assistance.service import sign_activation_file
+    from app.assistance.signing import sign_activation_file
     from app.extensions import db, redis_store
     from app.models import Assistance
 

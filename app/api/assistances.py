@@ -10,7 +10,8 @@ from app.api import bp
 from app.api.auth import require
 from app.assistance import files
 from app.assistance.operator import download, end, launch_tool, reveal
-from app.assistance.service import AssistanceRefused, start_assistance
+from app.assistance.rules import AssistanceRefused
+from app.assistance.start import start_assistance
 from app.errors import json_error
 from app.extensions import db
 from app.models import Assistance

@@ -7,7 +7,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from app.api import bp
 from app.api.auth import require
-from app.assistance.service import availability
+from app.assistance.start import availability
 from app.core.listing import FilterError
 from app.errors import json_error
 from app.fleet.checkin import last_seen

@@ -33,6 +33,27 @@ def _hash(connection_id: str) -> str:
     return hashlib.sha256(connection_id.encode()).hexdigest()
 
 
+def end_state(assistance: Assistance, state: str, reason: str) -> None:
+    """Put `assistance` in the final `state`: its secrets, file and connection are gone."""
+    assistance.state = state
+    assistance.ended_at = utcnow()
+    assistance.end_reason = reason
+    assistance.sealed_password = None
+    assistance.activation_file = None
+    assistance.connection_hash = None
+
+
+def order_stop(assistance: Assistance, device: Device | None = None) -> None:
+    """Order the agent to remove the unattended service: once per assistance (the caller
+    holds the row lock)."""
+    if assistance.type != "unattended" or assistance.stop_order_id is not None:
+        return
+    device = device or db.session.get(Device, assistance.device_id)
+    order = create_order(device, "ra.unattended.stop", {"assistance_id": assistance.id})
+    assistance.stop_order_id = order.id
+    assistance.teardown = "pending"
+
+
 def expire(
     assistance: Assistance,
     reason: str,
@@ -46,9 +67,7 @@ def expire(
     holds the row lock and commits. Returns whether this call ended it."""
     if not assistance.is_live:
         return False
-    from app.assistance.service import _end, order_stop
-
-    _end(assistance, state, reason)
+    end_state(assistance, state, reason)
     assistance.password_hash = None  # "the password is expired": nothing left to check
     device = db.session.get(Device, assistance.device_id)
     if assistance.type == "unattended":
@@ -166,7 +185,7 @@ def disconnect(connection_id: str, ip: str) -> Assistance:
         grace = timedelta(seconds=current_app.config["RA_GRACE_SECONDS"])
         assistance.state = "disconnected"
         assistance.grace_until = now + grace
-        schedule_grace_end(assistance.id, assistance.grace_until)
+        schedule_graceend_state(assistance.id, assistance.grace_until)
     else:
         expire(assistance, "the interactive session ended")
     db.session.commit()
@@ -191,9 +210,7 @@ def _sweep_one(assistance_id: int, now) -> str | None:
     order = db.session.get(AgentOrder, assistance.start_order_id)
     if order is None or order.status not in ("expired", "failed"):
         return None
-    from app.assistance.service import _end, order_stop
-
-    _end(
+    end_state(
         assistance,
         "failed",
         "the agent did not answer in time"
@@ -212,7 +229,7 @@ def _sweep_one(assistance_id: int, now) -> str | None:
     return "unanswered"
 
 
-def schedule_grace_end(assistance_id: int, when) -> None:
+def schedule_graceend_state(assistance_id: int, when) -> None:
     enqueue_after_commit(
         QUEUE_DEFAULT,
         "app.tasks.assistance.expire_after_grace",

@@ -9,14 +9,8 @@ from app import audit
 from app.agent_settings.resolution import effective_settings
 from app.assistance import rules
 from app.assistance.lifecycle import expire
-from app.assistance.rules import Refusal
-from app.assistance.service import (
-    SEAL_PURPOSE,
-    TOOLS,
-    AssistanceRefused,
-    _refuse,
-    operator_device_of,
-)
+from app.assistance.rules import AssistanceRefused, Refusal, refuse
+from app.assistance.start import SEAL_PURPOSE, TOOLS, operator_device_of
 from app.core import sealing
 from app.extensions import db
 from app.fleet.orders import create_order
@@ -25,7 +19,7 @@ from app.models import Assistance, Device, Membership, User, utcnow
 
 def _own(assistance: Assistance, operator: User) -> None:
     if assistance.operator_id != operator.id:
-        raise _refuse(
+        raise refuse(
             "not_initiator", "Only the operator who started this assistance can do that.", 403
         )
 
@@ -34,25 +28,25 @@ def reveal(assistance: Assistance, operator: User) -> dict[str, str]:
     """Session ID and password, once. The sealed copy is destroyed as it is shown."""
     _own(assistance, operator)
     if assistance.type != "unattended":
-        raise _refuse(
+        raise refuse(
             "not_unattended",
             "Only unattended assistances have a password; "
             "interactive ones ask the user's consent instead.",
         )
     if assistance.revealed_at is not None:
-        raise _refuse(
+        raise refuse(
             "already_revealed",
             "The credentials were already shown once; they "
             "cannot be shown again. End this assistance and start a new one.",
         )
     if assistance.state not in ("ready", "connected", "disconnected"):
-        raise _refuse(
+        raise refuse(
             "not_ready",
             f"The assistance is {assistance.state}: credentials are "
             "available once the agent has started the service.",
         )
     if assistance.sealed_password is None:
-        raise _refuse("already_revealed", "The credentials are no longer available.")
+        raise refuse("already_revealed", "The credentials are no longer available.")
     secret = sealing.open_sealed(SEAL_PURPOSE, assistance.sealed_password)
     assistance.sealed_password = None
     assistance.revealed_at = utcnow()
@@ -70,13 +64,13 @@ def reveal(assistance: Assistance, operator: User) -> dict[str, str]:
 def download(assistance: Assistance, operator: User) -> bytes:
     _own(assistance, operator)
     if assistance.state not in ("ready", "connected", "disconnected"):
-        raise _refuse(
+        raise refuse(
             "not_ready",
             f"The assistance is {assistance.state}: there is no activation file to download.",
             409,
         )
     if assistance.activation_file is None:
-        raise _refuse(
+        raise refuse(
             "file_not_ready", "The activation file is being signed; try again in a moment.", 409
         )
     audit.record(
@@ -99,7 +93,7 @@ def end(assistance: Assistance, actor: User, revoke: bool = False) -> Assistance
         .execution_options(populate_existing=True)
     ).scalar_one()
     if not locked.is_live:
-        raise _refuse("not_live", f"The assistance is already {locked.state}.")
+        raise refuse("not_live", f"The assistance is already {locked.state}.")
     reason = "revoked by operator" if revoke else "ended by operator"
     state = "cancelled" if locked.connected_at is None else "expired"
     expire(
@@ -131,7 +125,7 @@ def tools_refusal(assistance: Assistance, membership: Membership) -> str | None:
 def launch_tool(assistance: Assistance, operator: User, membership: Membership, tool: str) -> None:
     _own(assistance, operator)
     if tool not in TOOLS:
-        raise _refuse(
+        raise refuse(
             "unknown_tool",
             f"{tool!r} is not a Flexxible Tool; choose one of {', '.join(TOOLS)}.",
             400,

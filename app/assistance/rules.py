@@ -29,6 +29,16 @@ class Refusal:
         return {"code": self.code, "message": self.message}
 
 
+class AssistanceRefused(Exception):
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
+
+
+def refuse(code: str, message: str, status: int = 409) -> AssistanceRefused:
+    return AssistanceRefused(Refusal(code, message, status))
+
+
 def parse_version(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(p) for p in text.split("."))

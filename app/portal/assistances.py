@@ -18,9 +18,9 @@ from sqlalchemy.orm import joinedload
 
 from app.assistance import files
 from app.assistance.operator import download, end, launch_tool, reveal, tools_refusal
-from app.assistance.service import (
+from app.assistance.rules import AssistanceRefused
+from app.assistance.start import (
     TOOLS,
-    AssistanceRefused,
     availability,
     load_device,
     operator_device_of,
@@ -48,7 +48,7 @@ def _me():
 
 def _device(device_id: int) -> Device:
     try:
-        return load_device(device_id, current_org.id)
+        return load_device(device_id, current_membership)
     except AssistanceRefused:
         abort(404)
 

@@ -71,7 +71,7 @@ def profile():
 
 def render_profile(status: int = 200, form: ChangePasswordForm | None = None):
     """The profile page (also shown, with a refusal's status, by the MFA actions)."""
-    from app.assistance.service import operator_device_of
+    from app.assistance.start import operator_device_of
     from app.tenancy import current_org
 
     operator_device = operator_device_of(current_user.id, current_org.id) if current_org else None

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from app.assistance import lifecycle, service
+from app.assistance import lifecycle, signing
 
 log = logging.getLogger(__name__)
 
 
 def sign_activation_file(assistance_id: int) -> bool:
-    return service.sign_activation_file(assistance_id)
+    return signing.sign_activation_file(assistance_id)
 
 
 def expire_after_grace(assistance_id: int) -> bool:

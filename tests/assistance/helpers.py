@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.assistance import files
-from app.assistance.service import sign_activation_file
+from app.assistance.signing import sign_activation_file
 from app.extensions import db
 from app.fleet.orders import deliver_pending, record_result
 from app.models import AgentOrder, Assistance, Device
