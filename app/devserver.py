@@ -36,8 +36,8 @@ def main() -> int:
     from app import create_app
     from app.cli import seed_demo_command
     from app.core.embedded_redis import stop_embedded_redis
+    from app.demo import demo_exists, demo_fleet_profiles
     from app.extensions import redis_store
-    from app.services.demo import demo_exists, demo_fleet_profiles
 
     host = os.environ.get("HOST", "127.0.0.1")
     port = os.environ.get("PORT", "5000")

@@ -11,11 +11,11 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from app import audit
+from app.demo import generate_password, seed_demo
 from app.extensions import db
 from app.models import ApiToken, Organization
 from app.people import api_tokens, mfa
 from app.people.users import UserError, create_user, find_user_by_email, set_password
-from app.services.demo import generate_password, seed_demo
 
 audit_cli = AppGroup("audit", help="Audit log commands.")
 token_cli = AppGroup("api-token", help="Personal API tokens for automation.")

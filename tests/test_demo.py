@@ -2,10 +2,10 @@
 
 from sqlalchemy import select
 
+from app.demo import DEMO_LIMITED_USER, seed_demo
 from app.extensions import db
 from app.models import ReportingGroup, Role
 from app.people.users import find_user_by_email, membership_of
-from app.services.demo import DEMO_LIMITED_USER, seed_demo
 
 
 def test_demo_has_a_kiosk_operator_limited_to_kiosks(app):

@@ -1,0 +1,88 @@
+"""A real OpenID provider for the single sign-on tests (oidc-provider-mock, an HTTP server
+on a free localhost port), an organization using it, and the steps of a sign-in."""
+
+from __future__ import annotations
+
+import warnings
+from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
+
+import pytest
+import requests
+
+from app.core.sealing import seal
+from app.extensions import db
+from app.models import SsoConfig, SsoDomain
+from app.people.organizations import builtin_role
+from app.people.sso import provider as sso_provider
+from tests import factories
+
+CLIENT_ID = "portal-acme"
+CLIENT_SECRET = "s3cr3t-client-value-for-tests"
+
+
+@pytest.fixture(scope="module")
+def provider():
+    """A real OpenID provider over HTTP; its issuer URL."""
+    with warnings.catch_warnings():
+        # It imports Authlib modules that Authlib itself deprecates.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import oidc_provider_mock
+    with oidc_provider_mock.run_server_in_thread() as server:
+        yield f"http://localhost:{server.server_port}"
+
+
+def provider_user(provider: str, sub: str, **claims) -> None:
+    response = requests.put(f"{provider}/users/{quote(sub)}", json=claims, timeout=5)
+    assert response.status_code == 204
+
+
+@pytest.fixture
+def acme(app, provider):
+    """Acme, with single sign-on through the provider for acme.example."""
+    with app.app_context():
+        org = factories.create_org("Acme")
+        admin = factories.create_member(org, "org_admin", email="admin@acme.example")
+        config = SsoConfig(
+            organization_id=org.id,
+            enabled=True,
+            issuer=provider,
+            client_id=CLIENT_ID,
+            client_secret_sealed=seal(sso_provider.SEAL_PURPOSE, {"secret": CLIENT_SECRET}),
+            jit_role_id=builtin_role(org.id, "operator").id,
+            allow_passwords=True,
+        )
+        config.domains = [SsoDomain("acme.example")]
+        db.session.add(config)
+        db.session.commit()
+        return {"org": org.id, "slug": org.slug, "admin": admin.email}
+
+
+def start(browser, org: str = "acme") -> str:
+    """Press "Sign in with SSO"; return the provider's authorization URL."""
+    response = browser.submit("/login", {"org": org}, post_url="/sso/start")
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return response.headers["Location"]
+
+
+def authorize(url: str, sub: str) -> str:
+    """The person signs in at the provider; return where it sends the browser back to."""
+    response = requests.post(url, data={"sub": sub}, allow_redirects=False, timeout=5)
+    assert response.status_code == 302, response.text
+    return response.headers["Location"]
+
+
+def come_back(browser, location: str):
+    parts = urlsplit(location)
+    assert parts.path == sso_provider.CALLBACK_PATH
+    return browser.get(f"{parts.path}?{parts.query}")
+
+
+def sso_sign_in(browser, sub: str, org: str = "acme"):
+    return come_back(browser, authorize(start(browser, org), sub))
+
+
+def with_param(url: str, **changes) -> str:
+    parts = urlsplit(url)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    query.update(changes)
+    return urlunsplit(parts._replace(query=urlencode(query)))
