@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 
 from flask import Flask
@@ -32,24 +31,35 @@ def create_app(config: Config | str | None = None, **overrides) -> Flask:
         )
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:"):
         os.makedirs(app.instance_path, exist_ok=True)
-    logging.basicConfig(level=app.config["LOG_LEVEL"])
+    from app.ops import instrument
 
+    instrument.configure_logging(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
+
+    from app.core import db_setup
+
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", db_setup.engine_options(app.config))
     db.init_app(app)
+    with app.app_context():
+        from app.core import metrics
+
+        metrics.watch_pool(db.engine)
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)
     redis_store.init_app(app)
 
     from app import errors, security
-    from app.core import db_setup
 
     db_setup.init_app(app)
+    instrument.init_app(app)
     security.init_app(app)
     errors.init_app(app)
 
     from app.auth import bp as auth_bp
+    from app.ops import bp as ops_bp
     from app.portal import bp as portal_bp
 
+    app.register_blueprint(ops_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(portal_bp)
 

@@ -3,20 +3,25 @@
     python -m app.agent_sim --url http://127.0.0.1:5000 --count 5 --os "Windows 11"
     python -m app.agent_sim --url http://127.0.0.1:5000 --fleet fleet.json
 
-The enrollment token comes from the environment (`AGENT_ENROLLMENT_TOKEN`), never from the
-command line, where other users of the machine could read it. A fleet file (or the
-`SIM_FLEET` variable) is a JSON list of profiles; each may name its own token with
-`enrollment_token` (taken from the file/variable) or inherit the environment's.
+One process plays thousands of agents (asyncio, one keep-alive HTTP connection per parked
+poll), so the demo and the benchmarks use it. The enrollment token comes from the
+environment (`AGENT_ENROLLMENT_TOKEN`), never from the command line, where other users of
+the machine could read it. A fleet file (or the `SIM_FLEET` variable) is a JSON list of
+profiles; each may name its own `enrollment_token`, or an already issued `device_token`
+(benchmarks with pre-enrolled fleets), or inherit the environment's enrollment token.
 
 Each agent enrolls, checks in every interval with its user sessions, long-polls for orders
-and answers them: consent for interactive assistance as configured, a session ID for
-unattended, `service_removed` for stop orders; after an optional delay, with an optional
-failure rate, and restarting (new instance id) every `restart_every` seconds if asked.
+between check-ins and answers them: consent for interactive assistance as configured, a
+session ID for unattended, `service_removed` for stop orders; after an optional delay,
+with an optional failure rate, and restarting (new instance id) every `restart_every`
+seconds if asked. `--report FILE` writes the fleet's counters as JSON when it stops.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -24,13 +29,12 @@ import random
 import secrets
 import signal
 import sys
-import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import requests
+import aiohttp
 
 log = logging.getLogger("agent_sim")
 
@@ -50,6 +54,7 @@ class AgentProfile:
     restart_every: float = 0.0
     fail_rate: float = 0.0
     enrollment_token: str = ""
+    device_token: str = ""
 
     def __post_init__(self) -> None:
         self.hardware_id = self.hardware_id or f"sim-{self.hostname.lower()}"
@@ -57,100 +62,146 @@ class AgentProfile:
             raise ValueError(f"{self.hostname}: consent is granted, denied or timeout")
 
 
-class SimulatedAgent(threading.Thread):
+@dataclass
+class FleetStats:
+    """What the fleet did, for `--report` (benchmarks read it)."""
+
+    agents: int = 0
+    enrolled: int = 0
+    checkins: int = 0
+    checkin_errors: int = 0
+    polls: int = 0
+    polls_with_orders: int = 0
+    # 200 with no order well before its wait was over: a poll dropped by the server.
+    polls_returned_early: int = 0
+    # 503 (wake-ups unavailable) or any other refusal of a poll.
+    polls_refused: int = 0
+    poll_errors: int = 0
+    orders_answered: int = 0
+    parked_now: int = 0
+    parked_max: int = 0
+
+
+class SimulatedAgent:
     def __init__(
-        self, url: str, profile: AgentProfile, stop: threading.Event, poll_wait: float = 20.0
+        self,
+        http: aiohttp.ClientSession,
+        url: str,
+        profile: AgentProfile,
+        stop: asyncio.Event,
+        stats: FleetStats,
+        poll_wait: float = 20.0,
     ) -> None:
-        super().__init__(name=f"agent-{profile.hostname}", daemon=True)
+        self.http = http
         self.url = url.rstrip("/") + "/api/agent/v1"
         self.profile = profile
-        self.stop_event = stop
+        self.stop = stop
+        self.stats = stats
         self.poll_wait = poll_wait
-        self.http = requests.Session()
         self.instance_id = uuid.uuid4().hex
         self.started_at = time.monotonic()
-        self.token: str | None = None
+        self.token: str | None = profile.device_token or None
         self.interval = 60.0
         self.next_checkin = 0.0
-        self.answered = 0
+
+    async def sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stop.wait(), timeout=seconds)
 
     # --- protocol ----------------------------------------------------------------
-    def enroll(self) -> None:
+    async def enroll(self) -> None:
         p = self.profile
-        while not self.stop_event.is_set():
+        body = {
+            "enrollment_token": p.enrollment_token,
+            "hardware_id": p.hardware_id,
+            "hostname": p.hostname,
+            "os_name": p.os_name,
+            "os_version": p.os_version,
+            "agent_version": p.agent_version,
+            "environment": p.environment,
+            "device_kind": p.kind,
+        }
+        while not self.stop.is_set():
             try:
-                response = self.http.post(
-                    f"{self.url}/enroll",
-                    timeout=10,
-                    json={
-                        "enrollment_token": p.enrollment_token,
-                        "hardware_id": p.hardware_id,
-                        "hostname": p.hostname,
-                        "os_name": p.os_name,
-                        "os_version": p.os_version,
-                        "agent_version": p.agent_version,
-                        "environment": p.environment,
-                        "device_kind": p.kind,
-                    },
-                )
-            except requests.RequestException as exc:
-                log.info("%s: portal not reachable yet (%s)", p.hostname, type(exc).__name__)
-                self.stop_event.wait(1)
+                async with self.http.post(f"{self.url}/enroll", json=body, timeout=_t(10)) as r:
+                    status, answer = r.status, await r.json(content_type=None)
+            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                log.debug("%s: portal not reachable yet (%s)", p.hostname, type(exc).__name__)
+                await self.sleep(1)
                 continue
-            if response.status_code != 201:
-                raise RuntimeError(f"{p.hostname}: enrollment refused: {response.text[:200]}")
-            body = response.json()
-            self.token = body["device_token"]
-            self.interval = float(body["checkin_interval_s"])
-            log.info("%s: enrolled as device %s", p.hostname, body["device_id"])
+            if status != 201:
+                raise RuntimeError(f"{p.hostname}: enrollment refused: {str(answer)[:200]}")
+            self.token = answer["device_token"]
+            self.interval = float(answer["checkin_interval_s"])
+            self.stats.enrolled += 1
+            log.info("%s: enrolled as device %s", p.hostname, answer["device_id"])
             return
 
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
 
-    def checkin(self) -> list[dict[str, Any]]:
+    async def checkin(self) -> list[dict[str, Any]]:
         p = self.profile
         if p.restart_every and time.monotonic() - self.started_at >= p.restart_every:
             self.instance_id = uuid.uuid4().hex
             self.started_at = time.monotonic()
             log.info("%s: agent restarted", p.hostname)
-        response = self.http.post(
-            f"{self.url}/checkin",
-            headers=self.headers,
-            timeout=10,
-            json={
-                "agent_version": p.agent_version,
-                "agent_instance_id": self.instance_id,
-                "os_name": p.os_name,
-                "os_version": p.os_version,
-                "sessions": p.sessions,
-            },
-        )
-        response.raise_for_status()
-        body = response.json()
-        self.interval = float(body["checkin_interval_s"])
+        body = {
+            "agent_version": p.agent_version,
+            "agent_instance_id": self.instance_id,
+            "os_name": p.os_name,
+            "os_version": p.os_version,
+            "sessions": p.sessions,
+        }
+        async with self.http.post(
+            f"{self.url}/checkin", json=body, headers=self.headers, timeout=_t(30)
+        ) as response:
+            if response.status != 200:
+                self.stats.checkin_errors += 1
+                self.next_checkin = time.monotonic() + min(self.interval, 5.0)
+                return []
+            answer = await response.json()
+        self.stats.checkins += 1
+        self.interval = float(answer["checkin_interval_s"])
         self.next_checkin = time.monotonic() + self.interval
-        return body["orders"]
+        return answer["orders"]
 
-    def poll(self) -> list[dict[str, Any]]:
+    async def poll(self) -> list[dict[str, Any]]:
         wait = max(0.0, min(self.poll_wait, self.next_checkin - time.monotonic()))
-        response = self.http.get(
-            f"{self.url}/orders",
-            params={"wait": f"{wait:.1f}"},
-            headers=self.headers,
-            timeout=wait + 10,
-        )
-        if response.status_code == 503:
-            self.stop_event.wait(float(response.headers.get("Retry-After", 5)))
+        self.stats.polls += 1
+        self.stats.parked_now += 1
+        self.stats.parked_max = max(self.stats.parked_max, self.stats.parked_now)
+        started = time.monotonic()
+        try:
+            async with self.http.get(
+                f"{self.url}/orders",
+                params={"wait": f"{wait:.1f}"},
+                headers=self.headers,
+                timeout=_t(wait + 30),
+            ) as response:
+                status = response.status
+                retry_after = response.headers.get("Retry-After", "5")
+                answer = await response.json(content_type=None) if status == 200 else {}
+        finally:
+            self.stats.parked_now -= 1
+        if status != 200:
+            self.stats.polls_refused += 1
+            # Wait as told, but keep checking in on time (check-ins need no wake-ups).
+            pause = float(retry_after) if retry_after.isdigit() else 5.0
+            await self.sleep(min(pause, max(0.0, self.next_checkin - time.monotonic())))
             return []
-        response.raise_for_status()
-        return response.json()["orders"]
+        orders = answer.get("orders", [])
+        if orders:
+            self.stats.polls_with_orders += 1
+        elif time.monotonic() - started < wait - 1.0:
+            self.stats.polls_returned_early += 1
+        return orders
 
-    def answer(self, order: dict[str, Any]) -> None:
+    async def answer(self, order: dict[str, Any]) -> None:
         p = self.profile
         if p.response_delay:
-            self.stop_event.wait(p.response_delay)
+            await self.sleep(p.response_delay)
         status, result, error = "succeeded", self.result_for(order), None
         if result is None:
             status, result, error = "failed", {}, f"unsupported order type {order['type']}"
@@ -159,10 +210,14 @@ class SimulatedAgent(threading.Thread):
         body = {"status": status, "result": result}
         if error:
             body["error"] = error
-        self.http.post(
-            f"{self.url}/orders/{order['id']}/result", headers=self.headers, json=body, timeout=10
-        )
-        self.answered += 1
+        async with self.http.post(
+            f"{self.url}/orders/{order['id']}/result",
+            headers=self.headers,
+            json=body,
+            timeout=_t(30),
+        ) as response:
+            await response.read()
+        self.stats.orders_answered += 1
         log.info("%s: answered %s #%s: %s", p.hostname, order["type"], order["id"], status)
 
     def result_for(self, order: dict[str, Any]) -> dict[str, Any] | None:
@@ -180,16 +235,30 @@ class SimulatedAgent(threading.Thread):
             return {"launched": order["payload"].get("tool")}
         return None
 
-    def run(self) -> None:
+    async def run(self) -> None:
         try:
-            self.enroll()
-            while not self.stop_event.is_set():
-                orders = self.checkin() if time.monotonic() >= self.next_checkin else self.poll()
-                for order in orders:
-                    self.answer(order)
-        except (requests.RequestException, RuntimeError) as exc:
-            if not self.stop_event.is_set():
-                log.error("%s stopped: %s", self.profile.hostname, exc)
+            if self.token is None:
+                await self.enroll()
+            while not self.stop.is_set():
+                try:
+                    if time.monotonic() >= self.next_checkin:
+                        orders = await self.checkin()
+                    else:
+                        orders = await self.poll()
+                    for order in orders:
+                        await self.answer(order)
+                except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                    if self.stop.is_set():
+                        return
+                    self.stats.poll_errors += 1
+                    log.debug("%s: %s; retrying", self.profile.hostname, type(exc).__name__)
+                    await self.sleep(1 + random.random())
+        except RuntimeError as exc:
+            log.error("%s stopped: %s", self.profile.hostname, exc)
+
+
+def _t(seconds: float) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=seconds)
 
 
 def load_profiles(args, env) -> list[AgentProfile]:
@@ -227,13 +296,39 @@ def load_profiles(args, env) -> list[AgentProfile]:
             )
             for n in range(1, args.count + 1)
         ]
-    missing = [p.hostname for p in profiles if not p.enrollment_token]
+    missing = [p.hostname for p in profiles if not (p.enrollment_token or p.device_token)]
     if missing:
         raise SystemExit(
             "no enrollment token: set AGENT_ENROLLMENT_TOKEN (or give each "
             f"profile one); missing for {', '.join(missing[:5])}"
         )
     return profiles
+
+
+async def run_fleet(args, profiles: list[AgentProfile]) -> FleetStats:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    stats = FleetStats(agents=len(profiles))
+    connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=60, force_close=False)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        agents = [SimulatedAgent(http, args.url, p, stop, stats, args.poll_wait) for p in profiles]
+        tasks = []
+        for n, agent in enumerate(agents):
+            tasks.append(asyncio.create_task(agent.run()))
+            if args.ramp and n % args.ramp == args.ramp - 1:
+                await asyncio.sleep(1.0)  # start `ramp` agents per second
+        if args.duration:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=args.duration)
+            stop.set()
+        else:
+            await stop.wait()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return stats
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -257,25 +352,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fail-rate", type=float, default=0.0)
     parser.add_argument("--duration", type=float, default=0.0, help="stop after N seconds")
     parser.add_argument("--poll-wait", type=float, default=20.0)
+    parser.add_argument("--ramp", type=int, default=0, help="agents started per second")
+    parser.add_argument("--report", help="write the fleet's counters (JSON) here on exit")
+    parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s agent-sim %(message)s")
-
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    agents = [
-        SimulatedAgent(args.url, p, stop, args.poll_wait) for p in load_profiles(args, os.environ)
-    ]
-    for agent in agents:
-        agent.start()
-    deadline = time.monotonic() + args.duration if args.duration else None
-    try:
-        while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
-            stop.wait(0.5)
-    except KeyboardInterrupt:
-        pass
-    stop.set()
-    for agent in agents:
-        agent.join(timeout=2)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s agent-sim %(message)s")
+    profiles = load_profiles(args, os.environ)
+    stats = asyncio.run(run_fleet(args, profiles))
+    if args.report:
+        with open(args.report, "w") as fh:
+            json.dump(asdict(stats), fh)
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 
 class ConfigError(RuntimeError):
@@ -48,7 +49,19 @@ class Config:
         self.PORTAL_URL = env.get("PORTAL_URL", "http://127.0.0.1:5000").rstrip("/")
         self.RELAY_URL = env.get("RELAY_URL", "https://ras.example.invalid:443")
 
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # Connections per process: a parked long poll holds none, so the pool only has
+        # to cover requests actually talking to the database at one moment.
+        self.DB_POOL_SIZE = _int(env, "DB_POOL_SIZE", 10)
+        self.DB_MAX_OVERFLOW = _int(env, "DB_MAX_OVERFLOW", 10)
+        self.DB_POOL_TIMEOUT_SECONDS = _int(env, "DB_POOL_TIMEOUT_SECONDS", 10)
+        # PostgreSQL: a session idle inside a transaction is ended by the server, and a
+        # statement waits at most this long for a lock (then: 503, try again).
+        self.DB_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS = _int(
+            env, "DB_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS", 60
+        )
+        self.DB_LOCK_TIMEOUT_SECONDS = _int(env, "DB_LOCK_TIMEOUT_SECONDS", 15)
+        # Redis connections per process (commands; the long-poll hub adds one more).
+        self.REDIS_MAX_CONNECTIONS = _int(env, "REDIS_MAX_CONNECTIONS", 20)
 
         # Sessions: server-side records (AuthSession) behind a signed cookie.
         self.SESSION_IDLE_TIMEOUT_SECONDS = _int(env, "SESSION_IDLE_TIMEOUT_SECONDS", 30 * 60)
@@ -117,6 +130,11 @@ class Config:
 
         self.FLASK_ADMIN_SWATCH = "cosmo"
         self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO")
+        # "text" (default) or "json" (one object per line, with the request id).
+        self.LOG_FORMAT = (env.get("LOG_FORMAT") or "text").lower()
+        # Bearer token for GET /metrics; without one, /metrics is served outside
+        # production only.
+        self.METRICS_TOKEN = env.get("METRICS_TOKEN") or None
 
     def default_secret_key(self) -> str:
         # Development only: a random key per process. `make run` passes a stable one.
@@ -127,6 +145,8 @@ class Config:
 
     def validate(self) -> None:
         """Refuse configurations that must not start."""
+        if self.LOG_FORMAT not in ("text", "json"):
+            raise ConfigError(f"LOG_FORMAT must be text or json, got {self.LOG_FORMAT!r}")
         if self.MAIL_BACKEND not in MAIL_BACKENDS:
             raise ConfigError(
                 f"MAIL_BACKEND must be one of {', '.join(MAIL_BACKENDS)}, got {self.MAIL_BACKEND!r}"
@@ -200,6 +220,33 @@ class ProductionConfig(Config):
             )
         if len(self.SECRET_KEY) < 32:
             raise ConfigError("SECRET_KEY must be at least 32 characters in production")
+
+
+@dataclass(frozen=True)
+class WebServerSettings:
+    """The web server's process model (gunicorn with gevent workers: a parked long poll
+    costs a greenlet, not a thread or a connection)."""
+
+    workers: int
+    worker_connections: int
+    keepalive: int
+    timeout: int
+    graceful_timeout: int
+
+
+def web_server_settings(env: Mapping[str, str] | None = None) -> WebServerSettings:
+    """Read by `app/gunicorn_conf.py`; documented in README (Production layout)."""
+    env = os.environ if env is None else env
+    return WebServerSettings(
+        # WEB_CONCURRENCY is gunicorn's own convention for the process count.
+        workers=_int(env, "WEB_CONCURRENCY", max(2, os.cpu_count() or 1)),
+        worker_connections=_int(env, "WEB_WORKER_CONNECTIONS", 10000),
+        # Agents re-poll at once and check in every minute: keep their connection.
+        keepalive=_int(env, "WEB_KEEPALIVE_SECONDS", 75),
+        timeout=_int(env, "WEB_TIMEOUT_SECONDS", 60),
+        # Longer than the longest long poll (30 s), so a graceful restart drops none.
+        graceful_timeout=_int(env, "WEB_GRACEFUL_TIMEOUT_SECONDS", 40),
+    )
 
 
 CONFIGS: dict[str, type[Config]] = {

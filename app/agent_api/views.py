@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import random
+import time
+
 from flask import current_app, g, jsonify, request
 from redis.exceptions import RedisError
 
 from app.agent_api import bp
 from app.agent_api.schemas import BodyError, CheckinBody, EnrollBody, ResultBody, parse
+from app.core import metrics
 from app.errors import json_error
 from app.extensions import csrf, db
 from app.fleet import checkin as checkin_service
 from app.fleet import orders as order_service
+from app.fleet import wakeups
 from app.fleet.enrollment import EnrollmentError, enroll
 
 csrf.exempt(bp)  # no cookies here: every call carries its own bearer token
@@ -29,10 +34,21 @@ def order_refused(exc: order_service.OrderError):
     return json_error(exc.status, exc.message, exc.code)
 
 
+def wakeups_unavailable():
+    """503 for a long poll while Redis (the wake-ups) is down. Retry-After is spread so a
+    whole fleet does not come back in the same second."""
+    response, status = json_error(503, "Order wake-ups are unavailable; poll again later.")
+    response.headers["Retry-After"] = str(random.randint(10, 30))
+    return response, status
+
+
 @bp.before_request
 def authenticate():
     if request.endpoint == "agent_api.enroll_device":
         return None
+    if request.endpoint == "agent_api.poll_orders" and _waits() and not _wakeups_up():
+        return wakeups_unavailable()  # before any query: an outage must not load the database
+    g.checked_at = time.monotonic()
     scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
     device = (
         checkin_service.authenticate_device(raw.strip()) if scheme.lower() == "bearer" else None
@@ -75,7 +91,9 @@ def enroll_device():
 @bp.post("/checkin")
 def checkin():
     body = parse(CheckinBody, _json_body())
-    return jsonify(checkin_service.checkin(g.device, body, request.remote_addr or ""))
+    answer = checkin_service.checkin(g.device, body, request.remote_addr or "")
+    metrics.CHECKINS.inc()
+    return jsonify(answer)
 
 
 @bp.get("/orders")
@@ -93,13 +111,24 @@ def poll_orders():
             field="wait",
         )
     try:
-        orders = order_service.wait_for_orders(g.device, wait)
-    except RedisError:
+        orders = order_service.wait_for_orders(g.device, wait, checked_at=g.checked_at)
+    except (RedisError, order_service.WakeupsUnavailable):
         db.session.rollback()
-        response, status = json_error(503, "Order wake-ups are unavailable; poll again later.")
-        response.headers["Retry-After"] = "5"
-        return response, status
+        return wakeups_unavailable()
     return jsonify({"orders": orders})
+
+
+def _waits() -> bool:
+    try:
+        return float(request.args.get("wait", "0")) > 0
+    except ValueError:
+        return False
+
+
+def _wakeups_up() -> bool:
+    """False only when this process's wake-up hub is known to be disconnected."""
+    hub = wakeups.hub_for(current_app._get_current_object())
+    return hub.connected or hub.wait_connected(1.0)
 
 
 @bp.post("/orders/<int:order_id>/result")

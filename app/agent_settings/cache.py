@@ -20,17 +20,22 @@ from app.models import ReportingGroup, Role
 TTL_SECONDS = 60
 
 
-def _key(org_id: int) -> str:
+_NOT_READ = object()
+
+
+def cache_key(org_id: int) -> str:
     return f"agent-settings:{org_id}"
 
 
-def agent_settings(org_id: int, group_id: int) -> dict[str, Any]:
+def agent_settings(org_id: int, group_id: int, cached: Any = _NOT_READ) -> dict[str, Any]:
     """What an agent of the group is told: every setting for all roles, plus Flexxible
-    Tools per role name where a role has its own value."""
-    try:
-        cached = redis_store.client.hget(_key(org_id), str(group_id))
-    except RedisError:
-        cached = None
+    Tools per role name where a role has its own value. `cached` is the cache entry when
+    the caller already read it (the check-in reads it in its own Redis round trip)."""
+    if cached is _NOT_READ:
+        try:
+            cached = redis_store.client.hget(cache_key(org_id), str(group_id))
+        except RedisError:
+            cached = None
     if cached is not None:
         return json.loads(cached)
     from app.extensions import db
@@ -38,8 +43,8 @@ def agent_settings(org_id: int, group_id: int) -> dict[str, Any]:
     settings = compute(db.session.get(ReportingGroup, group_id))
     try:
         pipe = redis_store.client.pipeline()
-        pipe.hset(_key(org_id), str(group_id), json.dumps(settings))
-        pipe.expire(_key(org_id), TTL_SECONDS)
+        pipe.hset(cache_key(org_id), str(group_id), json.dumps(settings))
+        pipe.expire(cache_key(org_id), TTL_SECONDS)
         pipe.execute()
     except RedisError:
         pass
@@ -66,4 +71,4 @@ def compute(group: ReportingGroup) -> dict[str, Any]:
 
 
 def invalidate_after_commit(org_id: int) -> None:
-    on_commit(lambda: redis_store.client.delete(_key(org_id)), key=("agent-settings", org_id))
+    on_commit(lambda: redis_store.client.delete(cache_key(org_id)), key=("agent-settings", org_id))

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app import audit
 from app.assistance.lifecycle import end_state, order_stop
-from app.assistance.signing import enqueue_signing
+from app.assistance.signing import request_signing
 from app.extensions import db
 from app.fleet.checkin import RESTART_HANDLERS
 from app.fleet.orders import on_result
@@ -40,7 +40,7 @@ def _mark_ready(assistance: Assistance) -> None:
     assistance.state = "ready"
     assistance.ready_at = now
     assistance.ready_until = now + timedelta(seconds=current_app.config["RA_READY_TTL_SECONDS"])
-    enqueue_signing(assistance.id)
+    request_signing()
 
 
 @on_result("ra.interactive.start")

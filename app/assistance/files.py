@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 import uuid
@@ -15,8 +16,8 @@ from typing import Any
 from flask import current_app
 from joserfc import jws
 
-from app.assistance.keys import ALG, eddsa, load_private
-from app.models import Assistance, SigningKey
+from app.assistance.keys import ALG, Signer, eddsa
+from app.models import Assistance
 
 TYP = "flxra+jwt"
 AUDIENCE = "flexx-ra-client"
@@ -53,27 +54,35 @@ def claims_for(assistance: Assistance, now: float | None = None) -> dict[str, An
     }
 
 
-def sign(claims: dict[str, Any], key_row: SigningKey) -> str:
-    key = load_private(key_row.kid)
-    header = {"alg": ALG, "kid": key_row.kid, "typ": TYP}
+def sign(claims: dict[str, Any], signer: Signer) -> str:
+    header = {"alg": ALG, "kid": signer.kid, "typ": TYP}
     payload = json.dumps(claims, separators=(",", ":"), sort_keys=True).encode()
     with eddsa():
-        return jws.serialize_compact(header, payload, key, algorithms=[ALG])
+        return jws.serialize_compact(header, payload, signer.key, algorithms=[ALG])
+
+
+_launchers: dict[tuple[str, float], bytes] = {}
 
 
 def launcher_bytes() -> bytes:
+    """The launcher the `.exe` files start with (read once per process while unchanged)."""
     path = current_app.config.get("RA_LAUNCHER_PATH")
     if not path:
         return STAND_IN_LAUNCHER
-    with open(path, "rb") as fh:
-        return fh.read()
+    key = (path, os.path.getmtime(path))
+    if key not in _launchers:
+        with open(path, "rb") as fh:
+            _launchers.clear()
+            _launchers[key] = fh.read()
+    return _launchers[key]
 
 
-def package(token: str, file_kind: str) -> bytes:
+def package(token: str, file_kind: str, launcher: bytes | None = None) -> bytes:
     data = token.encode("ascii")
     if file_kind == "flxra":
         return data
-    return launcher_bytes() + data + len(data).to_bytes(4, "big") + TRAILER
+    launcher = launcher_bytes() if launcher is None else launcher
+    return launcher + data + len(data).to_bytes(4, "big") + TRAILER
 
 
 def extract_token(content: bytes) -> str:

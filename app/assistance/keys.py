@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import warnings
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
@@ -97,6 +98,27 @@ def load_private(kid: str) -> OKPKey:
             return OKPKey.import_key(fh.read())
     except FileNotFoundError:
         raise SigningUnavailable(f"private key {kid} is not in {keys_dir()}") from None
+
+
+@dataclass(frozen=True)
+class Signer:
+    """The active key's id and its private half, loaded once per worker process."""
+
+    kid: str
+    key: OKPKey
+
+
+_loaded: dict[tuple[str, str], OKPKey] = {}
+
+
+def signer() -> Signer:
+    """The key that signs now (generated on first use; the private key is read from disk
+    once per process)."""
+    row = ensure_key()
+    cache_key = (keys_dir(), row.kid)
+    if cache_key not in _loaded:
+        _loaded[cache_key] = load_private(row.kid)
+    return Signer(row.kid, _loaded[cache_key])
 
 
 def ensure_key() -> SigningKey:

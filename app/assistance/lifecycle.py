@@ -1,6 +1,6 @@
-"""The end of assistances: relay connect/disconnect with the grace window, expiry (one
-function for every path), and the sweeper that reconciles whatever Redis or a worker lost.
-"""
+"""The end of assistances: relay connect/disconnect with the grace window, and expiry (one
+function for every path). What is due later (grace over, TTL over, no answer) is done by
+the sweeper (`app.assistance.sweeper`)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,13 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import and_, or_, select
-from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy import select
 
 from app import audit
-from app.core.jobs import QUEUE_DEFAULT, enqueue_after_commit
 from app.core.passwords import verify_password
 from app.extensions import db
 from app.fleet.orders import create_order
-from app.models import AgentOrder, Assistance, Device, utcnow
+from app.models import Assistance, Device, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -185,138 +183,7 @@ def disconnect(connection_id: str, ip: str) -> Assistance:
         grace = timedelta(seconds=current_app.config["RA_GRACE_SECONDS"])
         assistance.state = "disconnected"
         assistance.grace_until = now + grace
-        schedule_graceend_state(assistance.id, assistance.grace_until)
     else:
         expire(assistance, "the interactive session ended")
     db.session.commit()
     return assistance
-
-
-def _sweep_one(assistance_id: int, now) -> str | None:
-    assistance = db.session.execute(
-        select(Assistance)
-        .where(Assistance.id == assistance_id)
-        .with_for_update(skip_locked=True)
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
-    if assistance is None:
-        return None
-    if assistance.state == "disconnected" and assistance.grace_until <= now:
-        return "grace" if expire(assistance, "grace period over") else None
-    if assistance.state == "ready" and assistance.ready_until <= now:
-        return "ttl" if expire(assistance, "never connected before its time to live") else None
-    if assistance.state not in ("requested", "awaiting_consent"):
-        return None
-    order = db.session.get(AgentOrder, assistance.start_order_id)
-    if order is None or order.status not in ("expired", "failed"):
-        return None
-    end_state(
-        assistance,
-        "failed",
-        "the agent did not answer in time"
-        if order.status == "expired"
-        else f"agent error: {order.error}",
-    )
-    audit.record(
-        "assistance.failed",
-        organization_id=assistance.organization_id,
-        target=assistance,
-        actor_label="system",
-        details={"reason": assistance.end_reason},
-    )
-    if assistance.type == "unattended":
-        order_stop(assistance)
-    return "unanswered"
-
-
-def schedule_graceend_state(assistance_id: int, when) -> None:
-    enqueue_after_commit(
-        QUEUE_DEFAULT,
-        "app.tasks.assistance.expire_after_grace",
-        assistance_id,
-        at=when + timedelta(seconds=1),
-        job_id=f"grace-{assistance_id}-{int(when.timestamp())}",
-    )
-
-
-# --- expiry ----------------------------------------------------------------------------
-def expire_after_grace(assistance_id: int) -> bool:
-    """The scheduled end of a grace window (the sweeper is the safety net)."""
-    assistance = db.session.execute(
-        select(Assistance)
-        .where(Assistance.id == assistance_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
-    if (
-        assistance is None
-        or assistance.state != "disconnected"
-        or assistance.grace_until > utcnow()
-    ):
-        db.session.rollback()
-        return False
-    expire(assistance, "grace period over")
-    db.session.commit()
-    return True
-
-
-def sweep(limit: int = 200) -> dict[str, int]:
-    """Expire what is due and fail what the agent never answered; each row once, whatever
-    the number of workers: rows are claimed with SKIP LOCKED where the database has it, and
-    the version check makes a second writer of the same row fail and skip it."""
-    now = utcnow()
-    counts = {"grace": 0, "ttl": 0, "unanswered": 0, "teardown": 0}
-    due = (
-        db.session.execute(
-            select(Assistance.id)
-            .where(
-                or_(
-                    and_(Assistance.state == "disconnected", Assistance.grace_until <= now),
-                    and_(Assistance.state == "ready", Assistance.ready_until <= now),
-                    Assistance.state.in_(("requested", "awaiting_consent")),
-                )
-            )
-            .order_by(Assistance.id)
-            .limit(limit)
-        )
-        .scalars()
-        .all()
-    )
-    db.session.rollback()
-    for assistance_id in due:
-        try:
-            kind = _sweep_one(assistance_id, now)
-            db.session.commit()
-        except StaleDataError:
-            db.session.rollback()  # another sweeper got there first
-            continue
-        if kind:
-            counts[kind] += 1
-    # Stop orders nobody answered: flag the teardown as unconfirmed.
-    pending = (
-        db.session.execute(
-            select(Assistance)
-            .join(AgentOrder, AgentOrder.id == Assistance.stop_order_id)
-            .where(Assistance.teardown == "pending", AgentOrder.status == "expired")
-            .limit(limit)
-            .with_for_update(of=Assistance, skip_locked=True)
-        )
-        .scalars()
-        .all()
-    )
-    for assistance in pending:
-        assistance.teardown = "unconfirmed"
-        audit.record(
-            "assistance.teardown_unconfirmed",
-            organization_id=assistance.organization_id,
-            target=assistance,
-            actor_label="system",
-            details={"reason": "the agent did not confirm the service removal"},
-        )
-        counts["teardown"] += 1
-    try:
-        db.session.commit()
-    except StaleDataError:
-        db.session.rollback()  # another sweeper flagged them
-        counts["teardown"] = 0
-    return counts

@@ -4,6 +4,7 @@ download the file, launch Flexxible Tools, end or revoke."""
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
 
 from app import audit
 from app.agent_settings.resolution import effective_settings
@@ -24,9 +25,35 @@ def _own(assistance: Assistance, operator: User) -> None:
         )
 
 
+def _locked(assistance_id: int) -> Assistance:
+    """The assistance as it is now, locked for this transaction (PostgreSQL; without row
+    locks the version check refuses a concurrent writer at commit)."""
+    return db.session.execute(
+        select(Assistance)
+        .where(Assistance.id == assistance_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+
+
 def reveal(assistance: Assistance, operator: User) -> dict[str, str]:
-    """Session ID and password, once. The sealed copy is destroyed as it is shown."""
+    """Session ID and password, once. The sealed copy is destroyed as it is shown. Two
+    reveals at the same moment (two tabs, two web nodes): one gets the credentials, the
+    other `already_revealed`."""
     _own(assistance, operator)
+    for attempt in (1, 2):
+        try:
+            return _reveal_once(_locked(assistance.id), operator)
+        except StaleDataError:
+            # Without row locks, another writer (the other reveal, or the worker storing
+            # the file) committed first: look again.
+            db.session.rollback()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _reveal_once(assistance: Assistance, operator: User) -> dict[str, str]:
     if assistance.type != "unattended":
         raise refuse(
             "not_unattended",

@@ -62,7 +62,26 @@ def compute_hash(ev: AuditEvent) -> str:
     return hashlib.sha256(_canonical(ev)).hexdigest()
 
 
+_HEADS = "audit_heads"
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_heads(session, *_):
+    session.info.pop(_HEADS, None)
+
+
 def _lock_head(chain: str, organization_id: int | None) -> AuditChainHead:
+    """The chain's head, locked for this transaction (looked up once per transaction: a
+    batch of events in one chain costs one lock)."""
+    heads = db.session.info.setdefault(_HEADS, {})
+    if chain in heads:
+        return heads[chain]
+    heads[chain] = head = _load_head(chain, organization_id)
+    return head
+
+
+def _load_head(chain: str, organization_id: int | None) -> AuditChainHead:
     stmt = select(AuditChainHead).where(AuditChainHead.chain == chain).with_for_update()
     head = db.session.execute(stmt).scalar_one_or_none()
     if head is not None:

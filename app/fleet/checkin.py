@@ -19,13 +19,14 @@ from flask import current_app
 from redis.exceptions import RedisError, ResponseError
 from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import with_expression
 
 from app import audit
-from app.agent_settings.cache import agent_settings
+from app.agent_settings import cache as settings_cache
 from app.extensions import db, redis_store
 from app.fleet.enrollment import DEVICE_TOKEN_PREFIX, token_hash
 from app.fleet.orders import deliver_pending
-from app.models import Device, DeviceSession, utcnow
+from app.models import AgentOrder, Device, DeviceSession, utcnow
 
 log = logging.getLogger(__name__)
 LAST_SEEN_KEY = "agents:last-seen"
@@ -36,10 +37,18 @@ RESTART_HANDLERS: list[Callable[[Device], None]] = []
 
 
 def authenticate_device(raw: str) -> Device | None:
+    """The device whose token is `raw`, with `has_pending_orders` loaded (one query)."""
     if not raw.startswith(DEVICE_TOKEN_PREFIX) or len(raw) > 200:
         return None
+    pending = (
+        select(AgentOrder.id)
+        .where(AgentOrder.device_id == Device.id, AgentOrder.status == "pending")
+        .exists()
+    )
     return db.session.execute(
-        select(Device).where(Device.token_hash == token_hash(raw))
+        select(Device)
+        .options(with_expression(Device.has_pending_orders, pending))
+        .where(Device.token_hash == token_hash(raw))
     ).scalar_one_or_none()
 
 
@@ -67,7 +76,7 @@ def _replace_sessions(device: Device, sessions) -> None:
 
 def checkin(device: Device, body, ip: str = "") -> dict[str, Any]:
     now = utcnow()
-    changed = False
+    changed = restarted = False
     for field in ("agent_version", "os_name", "os_version"):
         if getattr(device, field) != getattr(body, field):
             setattr(device, field, getattr(body, field))
@@ -93,6 +102,9 @@ def checkin(device: Device, body, ip: str = "") -> dict[str, Any]:
         _replace_sessions(device, body.sessions)
         device.sessions_hash = fingerprint
         changed = True
+    device_id, org_id, group_id = device.id, device.organization_id, device.reporting_group_id
+    # Restart handlers may have just ordered something (e.g. removing a service).
+    orders_waiting = device.has_pending_orders is not False or restarted
     if changed:
         device.last_checkin_at = now
         try:
@@ -100,23 +112,29 @@ def checkin(device: Device, body, ip: str = "") -> dict[str, Any]:
         except IntegrityError:
             # A concurrent check-in of the same device replaced the sessions first.
             db.session.rollback()
-    _record_last_seen(device, now)
-    settings = agent_settings(device.organization_id, device.reporting_group_id)
-    orders = deliver_pending(device.id)
+    else:
+        db.session.rollback()  # nothing written: give the connection back now
+    settings = _seen_and_settings(device_id, org_id, group_id, now)
     return {
         "settings": settings,
-        "orders": orders,
+        "orders": deliver_pending(device_id) if orders_waiting else [],
         "checkin_interval_s": current_app.config["AGENT_CHECKIN_INTERVAL_SECONDS"],
     }
 
 
-def _record_last_seen(device: Device, now: datetime) -> None:
+def _seen_and_settings(device_id: int, org_id: int, group_id: int, now: datetime):
+    """Record the check-in time and read the group's cached settings: one Redis round
+    trip. Without Redis the time goes to the database (slower, never wrong)."""
     try:
-        redis_store.client.hset(LAST_SEEN_KEY, str(device.id), f"{now.timestamp():.3f}")
+        pipe = redis_store.client.pipeline(transaction=False)
+        pipe.hset(LAST_SEEN_KEY, str(device_id), f"{now.timestamp():.3f}")
+        pipe.hget(settings_cache.cache_key(org_id), str(group_id))
+        _, cached = pipe.execute()
     except RedisError:
-        # Without Redis, fall back to the database: slower, never wrong.
-        device.last_checkin_at = now
+        db.session.execute(update(Device).where(Device.id == device_id).values(last_checkin_at=now))
         db.session.commit()
+        cached = None
+    return settings_cache.agent_settings(org_id, group_id, cached=cached)
 
 
 def last_seen(device_ids: Iterable[int]) -> dict[int, datetime]:

@@ -16,9 +16,10 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import and_, or_, select, update
 
-from app.core import sealing
+from app.core import metrics, sealing
 from app.core.after_commit import on_commit
 from app.extensions import db, redis_store
+from app.fleet import wakeups
 from app.models import AgentOrder, Device, utcnow
 
 log = logging.getLogger(__name__)
@@ -43,16 +44,12 @@ class OrderError(ValueError):
         self.status, self.code, self.message = status, code, message
 
 
-def wake_key(device_id: int) -> str:
-    return f"agent:wake:{device_id}"
+class WakeupsUnavailable(RuntimeError):
+    """Redis cannot be reached: long polls cannot be woken (answer 503)."""
 
 
-def _wake(device_id: int) -> None:
-    pipe = redis_store.client.pipeline()
-    pipe.lpush(wake_key(device_id), "1")
-    pipe.ltrim(wake_key(device_id), 0, 0)
-    pipe.expire(wake_key(device_id), 60)
-    pipe.execute()
+def _announce(device_id: int) -> None:
+    wakeups.publish(redis_store.client, device_id)
 
 
 def create_order(
@@ -83,7 +80,8 @@ def create_order(
     )
     db.session.add(order)
     db.session.flush()
-    on_commit(lambda: _wake(device.id), key=("wake", device.id))
+    device_id = device.id
+    on_commit(lambda: _announce(device_id), key=("wake", device_id))
     return order
 
 
@@ -129,25 +127,41 @@ def deliver_pending(device_id: int) -> list[dict[str, Any]]:
     return delivered
 
 
-def wait_for_orders(device: Device, wait_s: float) -> list[dict[str, Any]]:
+def wait_for_orders(device: Device, wait_s: float, *, checked_at: float) -> list[dict[str, Any]]:
     """Long poll: pending orders now, or as soon as one is created, or [] after `wait_s`.
-    Holds no database connection while waiting."""
+
+    `checked_at` is when the device (and whether it had pending orders) was read. The poll
+    parks in this process's wake-up hub holding no database or Redis connection; it looks
+    in the database only when it may have an order."""
     device_id = device.id
-    orders = deliver_pending(device_id)
-    if orders or wait_s <= 0:
-        return orders
-    deadline = time.monotonic() + wait_s
-    db.session.close()  # give the connection back while we block on Redis
-    client = redis_store.blocking_client
-    while (remaining := deadline - time.monotonic()) > 0.01:
-        woke = client.blpop([wake_key(device_id)], timeout=remaining)
-        orders = deliver_pending(device_id)
-        if orders:
-            return orders
-        if woke is None:
-            break
-        db.session.close()
-    return []
+    had_pending = device.has_pending_orders is not False
+    if wait_s <= 0:
+        return deliver_pending(device_id) if had_pending else []
+    hub = wakeups.hub_for(current_app._get_current_object())
+    if not hub.connected and not hub.wait_connected(1.0):
+        raise WakeupsUnavailable("no wake-up subscription")
+    waiter = hub.park(device_id)
+    metrics.POLLS_PARKED.inc()
+    try:
+        if had_pending or hub.may_have_missed(device_id, checked_at):
+            orders = deliver_pending(device_id)
+            if orders:
+                return orders
+        else:
+            db.session.rollback()
+        db.session.close()  # give the connection back while parked
+        deadline = time.monotonic() + wait_s
+        while (remaining := deadline - time.monotonic()) > 0.01:
+            if not waiter.wait(remaining):
+                break
+            orders = deliver_pending(device_id)
+            db.session.close()
+            if orders:
+                return orders
+        return []
+    finally:
+        hub.leave(waiter)
+        metrics.POLLS_PARKED.dec()
 
 
 def record_result(

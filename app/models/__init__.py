@@ -9,6 +9,7 @@ from app.models.device import DEVICE_KINDS, Device, DeviceSession
 from app.models.fleet import AgentOrder, EnrollmentToken
 from app.models.invitation import Invitation
 from app.models.mfa import RecoveryCode, TotpCredential
+from app.models.operations import PeriodicTask, WorkerHeartbeat
 from app.models.organization import Organization, Product, ReportingGroup
 from app.models.role import Role, RolePermission, RoleReportingGroup
 from app.models.sso import SsoConfig, SsoDomain, SsoIdentity
@@ -32,6 +33,7 @@ __all__ = [
     "Membership",
     "OperatorDevice",
     "Organization",
+    "PeriodicTask",
     "Product",
     "RecoveryCode",
     "ReportingGroup",
@@ -44,5 +46,6 @@ __all__ = [
     "SsoIdentity",
     "TotpCredential",
     "User",
+    "WorkerHeartbeat",
     "utcnow",
 ]

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import logging
 
-from app.assistance import lifecycle, signing
+from app.assistance import signing, sweeper
 
 log = logging.getLogger(__name__)
 
 
-def sign_activation_file(assistance_id: int) -> bool:
-    return signing.sign_activation_file(assistance_id)
-
-
-def expire_after_grace(assistance_id: int) -> bool:
-    return lifecycle.expire_after_grace(assistance_id)
+def sign_due_files() -> int:
+    """Sign every activation file that is due (one job for a whole burst)."""
+    return signing.sign_all_due()
 
 
 def sweep_assistances() -> dict[str, int]:
-    counts = lifecycle.sweep()
+    counts = sweeper.sweep()
     if any(counts.values()):
         log.info("assistance sweep: %s", counts)
     return counts

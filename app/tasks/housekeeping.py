@@ -23,3 +23,10 @@ def prune_audit_log() -> int:
     if removed:
         log.info("pruned %d audit event(s) past retention", removed)
     return removed
+
+
+def prune_worker_heartbeats() -> int:
+    """Forget workers not seen for a day."""
+    from app.core.periodic import prune_heartbeats
+
+    return prune_heartbeats()

@@ -1,21 +1,30 @@
-"""Periodic jobs, declared as data in one place.
+"""Periodic jobs, declared as data in one place, and the ticker that runs them.
 
-Each run is a job with a deterministic id per time slot (`periodic-<name>-<slot>`), so any
-number of workers scheduling the same slot produce one job. A run schedules the next slot.
+Every worker process runs a ticker thread. The schedule is in the database
+(`app.core.periodic`): a due run is claimed by exactly one worker, whichever is alive, so
+periodic work survives the death of any worker and the loss of Redis or its data. RQ and
+Redis only make things sooner (a signing job right after an assistance becomes ready);
+the sweeps are the guarantee.
 """
 
 from __future__ import annotations
 
 import importlib
-import math
+import logging
+import threading
+import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
-from flask import current_app
-from rq import Queue
+from flask import Flask, current_app
 
-from app.core.jobs import QUEUE_MAINTENANCE
-from app.extensions import redis_store
+from app.core import metrics, periodic
+from app.extensions import db
+from app.models import utcnow
+
+log = logging.getLogger(__name__)
+
+# A live worker says so at least this often (readiness checks allow three misses).
+HEARTBEAT_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -27,56 +36,110 @@ class PeriodicJob:
     def interval(self) -> int:
         return max(1, int(current_app.config[self.interval_setting]))
 
+    def run(self):
+        module, func = self.func.rsplit(".", 1)
+        return getattr(importlib.import_module(module), func)()
+
 
 PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
-    PeriodicJob(
-        "prune-sessions", "app.tasks.housekeeping.prune_sessions", "PRUNE_SESSIONS_INTERVAL_SECONDS"
-    ),
-    PeriodicJob(
-        "persist-last-seen", "app.tasks.fleet.persist_last_seen", "LAST_SEEN_FLUSH_INTERVAL_SECONDS"
-    ),
-    PeriodicJob("expire-orders", "app.tasks.fleet.expire_orders", "ORDER_SWEEP_INTERVAL_SECONDS"),
     PeriodicJob(
         "sweep-assistances",
         "app.tasks.assistance.sweep_assistances",
         "ASSISTANCE_SWEEP_INTERVAL_SECONDS",
     ),
+    PeriodicJob("expire-orders", "app.tasks.fleet.expire_orders", "ORDER_SWEEP_INTERVAL_SECONDS"),
+    PeriodicJob(
+        "persist-last-seen", "app.tasks.fleet.persist_last_seen", "LAST_SEEN_FLUSH_INTERVAL_SECONDS"
+    ),
+    PeriodicJob(
+        "prune-sessions", "app.tasks.housekeeping.prune_sessions", "PRUNE_SESSIONS_INTERVAL_SECONDS"
+    ),
     PeriodicJob(
         "prune-audit", "app.tasks.housekeeping.prune_audit_log", "AUDIT_PRUNE_INTERVAL_SECONDS"
+    ),
+    PeriodicJob(
+        "prune-heartbeats",
+        "app.tasks.housekeeping.prune_worker_heartbeats",
+        "AUDIT_PRUNE_INTERVAL_SECONDS",
     ),
 )
 
 
-def _by_name(name: str) -> PeriodicJob:
-    return next(p for p in PERIODIC_JOBS if p.name == name)
+def run_due(jobs=PERIODIC_JOBS) -> dict[str, object]:
+    """Run every due job this worker can claim; returns what each returned. A failing job
+    is logged (one line) and recorded; the others still run."""
+    ran: dict[str, object] = {}
+    schedule = periodic.schedule()
+    now = utcnow()
+    for job in jobs:
+        due = schedule.get(job.name)
+        if due is not None and due > now:
+            continue
+        if not periodic.claim(job.name, job.interval(), now):
+            continue
+        started = time.monotonic()
+        try:
+            ran[job.name] = job.run()
+        except Exception as exc:  # a sweep must never stop the ticker
+            db.session.rollback()
+            log.warning("periodic job %s failed: %s: %s", job.name, type(exc).__name__, exc)
+            metrics.JOB_FAILURES.labels(job.name).inc()
+            periodic.finish(job.name, f"{type(exc).__name__}: {exc}")
+        else:
+            periodic.finish(job.name)
+        finally:
+            metrics.JOB_SECONDS.labels(job.name).observe(time.monotonic() - started)
+            metrics.PERIODIC_RUNS.labels(job.name).inc()
+            db.session.remove()
+    return ran
 
 
-def schedule_next(periodic: PeriodicJob, now: float | None = None) -> str:
-    """Schedule the next slot of `periodic` (idempotent); return the job id."""
-    now = datetime.now(UTC).timestamp() if now is None else now
-    interval = periodic.interval()
-    slot = math.floor(now / interval) + 1
-    job_id = f"periodic-{periodic.name}-{slot}"
-    queue = Queue(QUEUE_MAINTENANCE, connection=redis_store.client)
-    queue.enqueue_at(
-        datetime.fromtimestamp(slot * interval, UTC),
-        run_periodic,
-        periodic.name,
-        job_id=job_id,
-        result_ttl=interval * 2,
-        failure_ttl=24 * 3600,
-    )
-    return job_id
+def seconds_until_next(jobs=PERIODIC_JOBS) -> float:
+    schedule = periodic.schedule()
+    now = utcnow()
+    due = [schedule[j.name] for j in jobs if j.name in schedule]
+    if not due:
+        return 0.0
+    return max(0.0, (min(due) - now).total_seconds())
 
 
-def ensure_scheduled() -> list[str]:
-    return [schedule_next(p) for p in PERIODIC_JOBS]
+class Ticker(threading.Thread):
+    """Runs due periodic jobs and keeps this worker's heartbeat, until stopped. Database
+    trouble is logged once per outage and retried; it never ends the thread."""
+
+    def __init__(self, app: Flask) -> None:
+        super().__init__(name="periodic-ticker", daemon=True)
+        self.app = app
+        self.stopping = threading.Event()
+        self.started_at = utcnow()
+
+    def run(self) -> None:
+        with self.app.app_context():
+            periodic.ensure_tasks([j.name for j in PERIODIC_JOBS])
+            db.session.remove()
+        failing = False
+        while not self.stopping.is_set():
+            wait = HEARTBEAT_SECONDS
+            try:
+                with self.app.app_context():
+                    periodic.beat(self.started_at)
+                    run_due()
+                    wait = min(HEARTBEAT_SECONDS, seconds_until_next())
+                    db.session.remove()
+                if failing:
+                    log.info("periodic ticker: database reachable again")
+                failing = False
+            except Exception as exc:
+                if not failing:
+                    log.warning("periodic ticker: %s: %s", type(exc).__name__, exc)
+                failing = True
+                with self.app.app_context():
+                    _discard_session()
+            self.stopping.wait(max(0.05, wait))
 
 
-def run_periodic(name: str):
-    periodic = _by_name(name)
+def _discard_session() -> None:
     try:
-        module, func = periodic.func.rsplit(".", 1)
-        return getattr(importlib.import_module(module), func)()
-    finally:
-        schedule_next(periodic)
+        db.session.remove()
+    except Exception:  # a broken connection: drop it rather than reuse it
+        db.session.close()

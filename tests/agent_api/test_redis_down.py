@@ -19,5 +19,5 @@ def test_checkin_and_long_poll_without_redis(app, fleet, make_agent):
         assert db.session.get(Device, agent.device_id).last_checkin_at is not None
     poll = offline.poll(wait=2)
     assert poll.status_code == 503
-    assert poll.headers["Retry-After"] == "5"
+    assert 10 <= int(poll.headers["Retry-After"]) <= 30
     assert poll.get_json()["error"]["code"] == "service_unavailable"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.assistance import files
-from app.assistance.signing import sign_activation_file
+from app.assistance.signing import sign_due
 from app.extensions import db
 from app.fleet.orders import deliver_pending, record_result
 from app.models import AgentOrder, Assistance, Device
@@ -43,7 +43,7 @@ def assistance(app, assistance_id) -> Assistance:
 
 def sign(app, assistance_id) -> bytes:
     with app.app_context():
-        assert sign_activation_file(assistance_id)
+        assert sign_due() >= 1
         return db.session.get(Assistance, assistance_id).activation_file
 
 

@@ -108,7 +108,7 @@ def test_expired_file_is_gone(app, client, world):
         claims = files.claims_for(row, now=time.time() - 7200)
         claims["exp"] = int(time.time()) - 3600
         claims["jti"] = row.activation_jti
-        old = files.sign(claims, keys.active_key())
+        old = files.sign(claims, keys.signer())
     response = connect(client, old)
     assert response.status_code == 410
     assert response.get_json()["error"]["code"] == "expired"
@@ -122,7 +122,7 @@ def test_wrong_audience_issuer_or_typ_is_rejected(app, client, world):
         row = db.session.get(Assistance, assistance_id)
         for change in ({"aud": "someone-else"}, {"iss": "https://evil.example"}):
             claims = {**files.claims_for(row), "jti": row.activation_jti, **change}
-            assert connect(client, files.sign(claims, keys.active_key())).status_code == 401
+            assert connect(client, files.sign(claims, keys.signer())).status_code == 401
         key = keys.load_private(keys.active_key().kid)
         with keys.eddsa():
             wrong_typ = jws.serialize_compact(

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.assistance.lifecycle import sweep
+from app.assistance.sweeper import sweep
 from app.extensions import db
 from app.models import AgentOrder, Assistance, AuditEvent, Device, utcnow
 from tests.assistance.helpers import (

@@ -5,7 +5,7 @@ import threading
 import pytest
 from sqlalchemy import select
 
-from app.assistance.lifecycle import sweep
+from app.assistance.sweeper import sweep
 from app.extensions import db
 from app.models import AgentOrder, Assistance, OperatorDevice, utcnow
 from app.people import api_tokens
@@ -251,3 +251,59 @@ def test_group_limited_operator_assists_only_their_groups(app, client, world):
         json={"device_id": world["kiosk"], "type": "dynamic"},
     )
     assert allowed.status_code == 202, allowed.get_json()
+
+
+def test_two_reveals_at_the_same_moment_show_the_password_once(app, world):
+    body = start(app.test_client(), world, "server", "unattended")
+    answer(app, deliver(app, world["server"])[0]["id"], result={"session_id": "123456789"})
+    sign(app, body["id"])
+    barrier = threading.Barrier(2)
+    answers = []
+
+    def reveal():
+        client = app.test_client()
+        barrier.wait()
+        response = client.post(
+            f"/api/v1/assistances/{body['id']}/reveal", headers=world["tokens"]["operator"]
+        )
+        answers.append((response.status_code, response.get_json()))
+
+    threads = [threading.Thread(target=reveal) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    statuses = sorted(status for status, _ in answers)
+    assert statuses == [200, 409], answers
+    refused = next(b for s, b in answers if s == 409)
+    assert refused["error"]["code"] == "already_revealed"
+    assert assistance(app, body["id"]).sealed_password is None
+
+
+def test_the_file_is_signed_even_while_a_reveal_holds_the_assistance(app, world):
+    """The worker skips a row another transaction holds; the file is signed once the
+    reveal is done (by the batch job's retry or the next sweep), never left unsigned."""
+    from app.assistance.signing import sign_all_due
+
+    client = app.test_client()
+    body = start(client, world, "server", "unattended")
+    answer(app, deliver(app, world["server"])[0]["id"], result={"session_id": "123456789"})
+    holding, done = threading.Event(), threading.Event()
+
+    def hold_the_row():
+        with app.app_context():
+            db.session.execute(
+                select(Assistance).where(Assistance.id == body["id"]).with_for_update()
+            ).scalar_one()
+            holding.set()
+            done.wait(timeout=10)
+            db.session.rollback()
+
+    holder = threading.Thread(target=hold_the_row)
+    holder.start()
+    assert holding.wait(timeout=10)
+    threading.Timer(0.3, done.set).start()
+    with app.app_context():
+        assert sign_all_due(patience_s=5) == 1
+    holder.join()
+    assert assistance(app, body["id"]).activation_file is not None

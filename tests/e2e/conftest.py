@@ -11,6 +11,7 @@ import time
 import pytest
 import requests
 
+from app.devserver import web_server_command
 from tests.conftest import ROOT
 
 
@@ -67,23 +68,14 @@ def processes(app, services, tmp_path):
 
 @pytest.fixture
 def server(processes):
-    """Start the web server as its own process; returns a function giving its URL."""
+    """Start the production web server (gunicorn, gevent workers) as its own process;
+    returns a function giving its URL."""
 
-    def start(port: int | None = None, **env) -> str:
+    def start(port: int | None = None, workers: int = 1, **env) -> str:
         port = port or free_port()
         proc = processes.start(
-            [
-                "-m",
-                "flask",
-                "--app",
-                "app:create_app",
-                "run",
-                "--port",
-                str(port),
-                "--no-reload",
-                "--with-threads",
-            ],
-            env=env,
+            web_server_command(sys.executable, "127.0.0.1", str(port))[1:],
+            env={"WEB_CONCURRENCY": workers, **env},
         )
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30

@@ -93,13 +93,75 @@ def test_worker_schedules_the_periodic_prune_itself(app, start_worker):
     assert _wait_for(lambda: _remaining(app) == ["c" * 64]), _remaining(app)
 
 
-def test_periodic_job_ids_are_deterministic_per_slot(app):
-    from app.tasks.schedule import PERIODIC_JOBS, schedule_next
+def test_each_periodic_run_is_claimed_once_whatever_the_number_of_workers(app):
+    from app.core import periodic
 
     with app.app_context():
-        periodic = PERIODIC_JOBS[0]
-        first = schedule_next(periodic, now=1000.0)
-        again = schedule_next(periodic, now=1000.5)  # a second worker, same slot
-        assert first == again
-        queue = Queue(QUEUE_MAINTENANCE, connection=redis_store.client)
-        assert queue.scheduled_job_registry.get_job_ids().count(first) == 1
+        now = utcnow()
+        periodic.ensure_tasks(["tick"], now)
+        periodic.ensure_tasks(["tick"], now)  # a second worker starting: no duplicate row
+        assert periodic.claim("tick", 10, now) is True
+        assert periodic.claim("tick", 10, now) is False  # the same run, another worker
+        assert periodic.claim("tick", 10, now + timedelta(seconds=9)) is False
+        assert periodic.claim("tick", 10, now + timedelta(seconds=10)) is True
+
+
+def test_periodic_work_needs_no_redis(app, start_worker):
+    """The schedule is in the database: with Redis unreachable from the start, the worker
+    still prunes (its RQ loop keeps retrying meanwhile)."""
+    with app.app_context():
+        user_id = factories.create_member(factories.create_org()).id
+    _sessions(app, user_id)
+    worker = start_worker(REDIS_URL="redis://127.0.0.1:1/0", PRUNE_SESSIONS_INTERVAL_SECONDS=1)
+    assert _wait_for(lambda: _remaining(app) == ["c" * 64]), _remaining(app)
+    assert worker.poll() is None  # still running
+
+
+def test_a_worker_heartbeat_is_recorded(app, start_worker):
+    from app.core import periodic
+
+    start_worker()
+
+    def seen():
+        with app.app_context():
+            return periodic.last_heartbeat() is not None
+
+    assert _wait_for(seen)
+
+
+def test_idle_workers_hold_no_transaction_open(app, start_worker):
+    """A worker that has nothing to do leaves no session `idle in transaction` (it would
+    hold its locks, e.g. an audit chain head, against everyone)."""
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("pg_stat_activity is PostgreSQL's")
+    start_worker(PRUNE_SESSIONS_INTERVAL_SECONDS=1)
+    from sqlalchemy import text
+
+    def idle_in_transaction():
+        with app.app_context():
+            return db.session.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND application_name LIKE 'portal-worker%' AND state = 'idle in transaction'"
+                )
+            ).scalar()
+
+    def worker_connected():
+        with app.app_context():
+            return (
+                db.session.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND application_name LIKE 'portal-worker%'"
+                    )
+                ).scalar()
+                > 0
+            )
+
+    assert _wait_for(worker_connected)
+    samples = []
+    for _ in range(20):
+        samples.append(idle_in_transaction())
+        time.sleep(0.25)
+    assert max(samples) == 0, samples
