@@ -1,21 +1,25 @@
-"""Agent check-in throughput and long-poll wake-up latency, production style.
+"""Agent check-in throughput, long-poll wake-up latency and parked fleets, production style.
 
-    .venv/bin/python bench/checkin.py            # 1,000 and 100,000 devices
-    .venv/bin/python bench/checkin.py --devices 1000 --duration 5
+    .venv/bin/python bench/checkin.py            # 1,000 and 100,000 devices; 1k/5k/20k parked
+    .venv/bin/python bench/checkin.py --devices 1000 --duration 5 --parked 1000
 
 Needs PostgreSQL and Redis (BENCH_DATABASE_URL, default the `bench` database on
 127.0.0.1:5432, created if missing; BENCH_REDIS_URL, default redis://127.0.0.1:6379/14).
-Starts gunicorn (gthread workers) against them, fills the fleet with COPY, and drives load
-from separate processes with keep-alive HTTP connections:
+Starts the README's production server (gunicorn with gunicorn.conf.py: gevent workers)
+against them, fills the fleet with COPY, and drives load from separate processes with
+keep-alive HTTP connections:
 
 1. the server's ceiling: a trivial JSON endpoint (/api/v1/health);
 2. steady-state check-ins (nothing changed, the common case) with 1,000 enrolled devices,
    then with 100,000;
 3. long-poll wake-up: pollers wait on /orders?wait=20; the bench creates orders through
-   the application and times order commit → response received.
+   the application and times order commit → response received;
+4. parked fleets (bench/parked.py): 1,000, 5,000 and 20,000 reference agents parked in
+   /orders?wait=25 while other agents check in and wake-ups are timed again.
 
-Prints requests/s and p50/p99 latency, the ratios check-in/ceiling and 100k/1k, and the
-wake-up p50/p99. Load generator and server share the machine: read ratios, not absolutes.
+Prints requests/s and p50/p99 latency, the ratios check-in/ceiling and 100k/1k, the wake-up
+p50/p99, and a row per parked fleet. Load generators and server share the machine: read
+ratios, not absolutes.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from bench import parked  # noqa: E402
 from bench.common import ensure_database, pct, start_gunicorn  # noqa: E402
 
 INSTANCE = "bench-instance"
@@ -200,7 +205,7 @@ def measure(
 
 
 # --- long-poll wake-up -------------------------------------------------------------------
-def wake_latency(app, host: str, samples: int, pollers: int) -> dict:
+def wake_latency(app, host: str, samples: int, pollers: int, first: int = 0) -> dict:
     import requests
 
     from app.extensions import db
@@ -213,7 +218,7 @@ def wake_latency(app, host: str, samples: int, pollers: int) -> dict:
 
     def poll(i: int):
         session = requests.Session()
-        headers = {"Authorization": f"Bearer {device_token(i)}"}
+        headers = {"Authorization": f"Bearer {device_token(first + i)}"}
         while not stop.is_set():
             try:
                 r = session.get(
@@ -233,7 +238,7 @@ def wake_latency(app, host: str, samples: int, pollers: int) -> dict:
     time.sleep(1.0)  # every poller is waiting
     latencies = []
     with app.app_context():
-        devices = [db.session.get(Device, i + 1) for i in range(pollers)]
+        devices = [db.session.get(Device, first + i + 1) for i in range(pollers)]
         for n in range(samples):
             device = devices[n % pollers]
             order = create_order(device, "ra.end", {"assistance_id": n})
@@ -265,9 +270,12 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--load-procs", type=int, default=2)
     parser.add_argument("--load-threads", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=None, help="default: WEB_CONCURRENCY")
     parser.add_argument("--wake-samples", type=int, default=200)
+    parser.add_argument("--parked", default="1000,5000,20000", help="parked fleet sizes ('' none)")
+    parser.add_argument("--parked-checkin-rate", type=float, default=200.0)
+    parser.add_argument("--parked-seconds", type=float, default=30.0)
+    parser.add_argument("--ramp", type=int, default=1000, help="parked agents started per second")
     args = parser.parse_args()
     sizes = [int(s) for s in args.devices.split(",")]
 
@@ -284,6 +292,9 @@ def main() -> int:
         "SECRET_KEY": secrets.token_hex(32),
         "SESSION_COOKIE_SECURE": "0",
         "LOG_LEVEL": "WARNING",
+        "METRICS_TOKEN": secrets.token_hex(16),
+        # Parked agents check in once, then only poll (their check-ins are measured apart).
+        "AGENT_CHECKIN_INTERVAL_SECONDS": "3600",
     }
     os.environ.update(
         {k: env[k] for k in ("PORTAL_ENV", "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "LOG_LEVEL")}
@@ -292,13 +303,17 @@ def main() -> int:
 
     app = create_app()
     org_id, group_id = prepare(app)
+    from app.config import web_server_settings
+
+    workers = args.workers or web_server_settings(env).workers
+    parked_sizes = [int(s) for s in args.parked.split(",") if s.strip()]
     print(
-        f"machine: {os.cpu_count()} cores; gunicorn {args.workers} workers x "
-        f"{args.threads} threads; load {args.load_procs} processes x {args.load_threads} "
-        f"connections; {args.duration:.0f} s per measurement"
+        f"machine: {os.cpu_count()} cores; gunicorn {workers} gevent workers; load "
+        f"{args.load_procs} processes x {args.load_threads} connections; "
+        f"{args.duration:.0f} s per measurement"
     )
     add_devices(app, org_id, group_id, 0, sizes[0])
-    server, host = start_gunicorn(env, args.workers, args.threads)
+    server, host = start_gunicorn(env, workers)
     results = {}
     try:
 
@@ -316,8 +331,12 @@ def main() -> int:
                 print(f"  (enrolled {size - have:,} more devices in {time.monotonic() - t:.1f} s)")
                 have = size
             results[size] = run("checkin", size)
-        # Fewer pollers than server threads, so operators and pollers never queue.
         results["wake"] = wake_latency(app, host, args.wake_samples, pollers=10)
+        if parked_sizes:
+            if have < 100_000:
+                add_devices(app, org_id, group_id, have, 100_000)
+                have = 100_000
+            results["parked"] = parked.run(app, host, server, env, parked_sizes, args)
     finally:
         server.terminate()  # pollers may still be waiting: do not wait for them
         try:
@@ -347,6 +366,8 @@ def main() -> int:
         f"p50 {wake['p50'] * 1000:.1f} ms, p99 {wake['p99'] * 1000:.1f} ms"
         f"{', missed ' + str(wake['missed']) if wake['missed'] else ''}"
     )
+    if parked_sizes:
+        parked.print_rows(results["parked"], args.parked_checkin_rate)
     return 0
 
 

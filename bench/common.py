@@ -31,20 +31,20 @@ def free_port() -> int:
 
 
 def start_gunicorn(
-    env: dict, workers: int, threads: int, port: int | None = None
+    env: dict, workers: int | None = None, port: int | None = None
 ) -> tuple[subprocess.Popen, str]:
+    """The README's production server (gunicorn.conf.py: gevent workers); `workers`
+    overrides WEB_CONCURRENCY."""
     port = port or free_port()
+    if workers:
+        env = {**env, "WEB_CONCURRENCY": str(workers)}
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "gunicorn",
-            "-w",
-            str(workers),
-            "-k",
-            "gthread",
-            "--threads",
-            str(threads),
+            "-c",
+            os.path.join(ROOT, "gunicorn.conf.py"),
             "-b",
             f"127.0.0.1:{port}",
             "--log-level",
@@ -65,6 +65,15 @@ def start_gunicorn(
             time.sleep(0.2)
     proc.kill()
     raise SystemExit("gunicorn did not start")
+
+
+def node_memory_mb(server: subprocess.Popen) -> float:
+    """Resident memory of the web node: the gunicorn master and its workers."""
+    import psutil
+
+    master = psutil.Process(server.pid)
+    procs = [master, *master.children(recursive=True)]
+    return sum(p.memory_info().rss for p in procs if p.is_running()) / 2**20
 
 
 def pct(values: list[float], p: float) -> float:
