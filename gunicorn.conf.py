@@ -42,6 +42,10 @@ def child_exit(server, worker):
         os.remove(path)
 
 
+# psycopg 3 under gevent picks a poll()-based wait that answered ~5x slower here than its
+# selectors-based one (measured with bench/checkin.py); the deployment may still choose.
+os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_selector")
+
 worker_class = "gevent"
 workers = _settings.workers
 worker_connections = _settings.worker_connections

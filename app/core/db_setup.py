@@ -28,7 +28,11 @@ def engine_options(config) -> dict:
             return {"pool_size": 1, "max_overflow": 0, "pool_timeout": 30}
         return {}
     options = {
-        "pool_pre_ping": True,
+        # No ping before each checkout: it costs every request a round trip. A connection
+        # found dead (a database restart) fails its request with a 503, and SQLAlchemy then
+        # discards the whole pool, so the next requests get fresh connections.
+        "pool_pre_ping": False,
+        "pool_recycle": 1800,
         "pool_size": config["DB_POOL_SIZE"],
         "max_overflow": config["DB_MAX_OVERFLOW"],
         "pool_timeout": config["DB_POOL_TIMEOUT_SECONDS"],

@@ -37,7 +37,9 @@ RESTART_HANDLERS: list[Callable[[Device], None]] = []
 
 
 def authenticate_device(raw: str) -> Device | None:
-    """The device whose token is `raw`, with `has_pending_orders` loaded (one query)."""
+    """The device whose token is `raw`, with `has_pending_orders` loaded: one query, in
+    autocommit (no BEGIN or ROLLBACK round trip), the connection given back at once. The
+    device comes back detached; a caller that changes it adds it to the session again."""
     if not raw.startswith(DEVICE_TOKEN_PREFIX) or len(raw) > 200:
         return None
     pending = (
@@ -45,11 +47,15 @@ def authenticate_device(raw: str) -> Device | None:
         .where(AgentOrder.device_id == Device.id, AgentOrder.status == "pending")
         .exists()
     )
-    return db.session.execute(
-        select(Device)
-        .options(with_expression(Device.has_pending_orders, pending))
-        .where(Device.token_hash == token_hash(raw))
-    ).scalar_one_or_none()
+    db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    try:
+        return db.session.execute(
+            select(Device)
+            .options(with_expression(Device.has_pending_orders, pending))
+            .where(Device.token_hash == token_hash(raw))
+        ).scalar_one_or_none()
+    finally:
+        db.session.close()
 
 
 def sessions_fingerprint(sessions: Iterable) -> str:
@@ -76,6 +82,7 @@ def _replace_sessions(device: Device, sessions) -> None:
 
 def checkin(device: Device, body, ip: str = "") -> dict[str, Any]:
     now = utcnow()
+    db.session.add(device)  # authentication handed it over detached
     changed = restarted = False
     for field in ("agent_version", "os_name", "os_version"):
         if getattr(device, field) != getattr(body, field):
