@@ -16,7 +16,7 @@ from app.agent_settings.resolution import effective_settings
 from app.assistance import rules
 from app.assistance.rules import AssistanceRefused, Refusal, refuse
 from app.core import sealing
-from app.core.passwords import hash_password
+from app.core.passwords import hash_random_secret
 from app.extensions import db
 from app.fleet.checkin import last_seen
 from app.fleet.orders import create_order
@@ -213,7 +213,7 @@ def start_assistance(
         assistance.state = "awaiting_consent"
     else:
         password = generate_password()
-        assistance.password_hash = hash_password(password)
+        assistance.password_hash = hash_random_secret(password)
         assistance.sealed_password = sealing.seal(SEAL_PURPOSE, {"password": password})
         order = create_order(
             device,

@@ -12,8 +12,21 @@ _DUMMY_HASH = _hasher.hash("not-a-real-password")
 MIN_PASSWORD_LENGTH = 12
 
 
+# For secrets the portal itself draws from a CSPRNG (the unattended password: 81 bits),
+# argon2id's cost protects nothing: it exists to slow guessing of human-chosen passwords,
+# and 2**80 guesses are out of reach at any cost per guess. The RFC 9106 profile above took
+# ~155 ms of each start request; these minimal parameters take ~1-2 ms and keep the
+# format (an argon2id hash, verified like any other). See docs/decisions.md.
+_random_secret_hasher = PasswordHasher(time_cost=1, memory_cost=4096, parallelism=1)
+
+
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
+
+
+def hash_random_secret(secret: str) -> str:
+    """argon2id of a secret with at least ~80 bits of CSPRNG entropy (never a person's)."""
+    return _random_secret_hasher.hash(secret)
 
 
 def verify_password(encoded: str | None, password: str) -> bool:
