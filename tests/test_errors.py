@@ -34,3 +34,29 @@ def test_sign_in_with_redis_down_is_a_clear_503_and_no_crash(app, services):
     assert "temporarily unavailable" in response.get_data(as_text=True)
     # Pages that do not need Redis keep working.
     assert client.get("/login").status_code == 200
+
+
+def test_database_down_is_a_503_with_retry_after_and_one_log_line(app, services, caplog):
+    """Nobody listens where the database should be: API calls, agent calls and pages get a
+    503 with Retry-After, each logged once without a traceback."""
+    import logging
+
+    broken = create_app(
+        "test",
+        SQLALCHEMY_DATABASE_URI="postgresql+psycopg://postgres@127.0.0.1:1/none"
+        "?connect_timeout=2",
+    )
+    client = broken.test_client()
+    caplog.set_level(logging.WARNING)
+    for path, headers in (
+        ("/api/v1/devices", {"Authorization": "Bearer rap_not-a-real-token"}),
+        ("/api/agent/v1/orders?wait=0", {"Authorization": "Bearer dev_not-a-real-token"}),
+        ("/invitations/not-a-real-invitation", {}),
+    ):
+        caplog.clear()
+        response = client.get(path, headers=headers)
+        assert response.status_code == 503, (path, response.status_code)
+        assert int(response.headers["Retry-After"]) > 0
+        assert "Traceback" not in response.get_data(as_text=True)
+        errors = [r for r in caplog.records if r.name == "app.errors"]
+        assert len(errors) == 1 and errors[0].exc_info is None, [r.getMessage() for r in errors]
