@@ -43,8 +43,7 @@ def test_database_down_is_a_503_with_retry_after_and_one_log_line(app, services,
 
     broken = create_app(
         "test",
-        SQLALCHEMY_DATABASE_URI="postgresql+psycopg://postgres@127.0.0.1:1/none"
-        "?connect_timeout=2",
+        SQLALCHEMY_DATABASE_URI="postgresql+psycopg://postgres@127.0.0.1:1/none?connect_timeout=2",
     )
     client = broken.test_client()
     caplog.set_level(logging.WARNING)
