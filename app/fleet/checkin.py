@@ -1,9 +1,10 @@
 """Agent check-in: the hot path of the whole system.
 
-A check-in costs two indexed reads (the device by token hash, its pending orders), one Redis
-HSET (last seen) and, on a settings-cache hit, one Redis HGET. It writes to the database
-only when something the agent reports changed; the worker persists last-seen times in
-batches (`flush_last_seen`).
+An unchanged check-in costs one database round trip (the agent's identity and whether it
+has orders waiting, in one query), one Redis round trip (last seen written, cached settings
+read) and, only when orders wait, their delivery. It writes to the database only when
+something the agent reports changed; the worker persists last-seen times in batches
+(`flush_last_seen`).
 """
 
 from __future__ import annotations
@@ -12,21 +13,21 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
 from redis.exceptions import RedisError, ResponseError
-from sqlalchemy import bindparam, delete, or_, select, update
+from sqlalchemy import bindparam, delete, or_, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import with_expression
 
 from app import audit
 from app.agent_settings import cache as settings_cache
 from app.extensions import db, redis_store
 from app.fleet.enrollment import DEVICE_TOKEN_PREFIX, token_hash
 from app.fleet.orders import deliver_pending
-from app.models import AgentOrder, Device, DeviceSession, utcnow
+from app.models import Device, DeviceSession, utcnow
 
 log = logging.getLogger(__name__)
 LAST_SEEN_KEY = "agents:last-seen"
@@ -36,26 +37,56 @@ LAST_SEEN_KEY = "agents:last-seen"
 RESTART_HANDLERS: list[Callable[[Device], None]] = []
 
 
-def authenticate_device(raw: str) -> Device | None:
-    """The device whose token is `raw`, with `has_pending_orders` loaded: one query, in
-    autocommit (no BEGIN or ROLLBACK round trip), the connection given back at once. The
-    device comes back detached; a caller that changes it adds it to the session again."""
+@dataclass(frozen=True, slots=True)
+class AgentIdentity:
+    """Who an agent is, as its token says: what the hot paths need, read in one query."""
+
+    id: int
+    organization_id: int
+    reporting_group_id: int
+    agent_version: str
+    os_name: str
+    os_version: str
+    agent_instance_id: str | None
+    sessions_hash: str
+    has_pending_orders: bool
+
+    @classmethod
+    def of(cls, device: Device, has_pending_orders: bool = True) -> AgentIdentity:
+        """The identity of a loaded device (scripts, tests)."""
+        return cls(
+            device.id,
+            device.organization_id,
+            device.reporting_group_id,
+            device.agent_version,
+            device.os_name,
+            device.os_version,
+            device.agent_instance_id,
+            device.sessions_hash,
+            has_pending_orders,
+        )
+
+
+_IDENTITY = text(
+    "SELECT d.id, d.organization_id, d.reporting_group_id, d.agent_version, d.os_name, "
+    "d.os_version, d.agent_instance_id, d.sessions_hash, "
+    "EXISTS (SELECT 1 FROM agent_orders o WHERE o.device_id = d.id AND o.status = 'pending') "
+    "FROM devices d WHERE d.token_hash = :token_hash"
+)
+
+
+def authenticate_device(raw: str) -> AgentIdentity | None:
+    """The agent whose device token is `raw`, and whether it has orders waiting: one
+    query in autocommit (no BEGIN or ROLLBACK round trip), on a connection given back at
+    once, with no ORM object to build. Every agent request starts here."""
     if not raw.startswith(DEVICE_TOKEN_PREFIX) or len(raw) > 200:
         return None
-    pending = (
-        select(AgentOrder.id)
-        .where(AgentOrder.device_id == Device.id, AgentOrder.status == "pending")
-        .exists()
-    )
-    db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    try:
-        return db.session.execute(
-            select(Device)
-            .options(with_expression(Device.has_pending_orders, pending))
-            .where(Device.token_hash == token_hash(raw))
-        ).scalar_one_or_none()
-    finally:
-        db.session.close()
+    engine = db.engine.execution_options(isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        row = conn.execute(_IDENTITY, {"token_hash": token_hash(raw)}).first()
+    if row is None:
+        return None
+    return AgentIdentity(*row[:8], has_pending_orders=bool(row[8]))
 
 
 def sessions_fingerprint(sessions: Iterable) -> str:
@@ -80,18 +111,44 @@ def _replace_sessions(device: Device, sessions) -> None:
     )
 
 
-def checkin(device: Device, body, ip: str = "") -> dict[str, Any]:
+def _changes(agent: AgentIdentity, body, fingerprint: str) -> bool:
+    return (
+        agent.agent_version != body.agent_version
+        or agent.os_name != body.os_name
+        or agent.os_version != body.os_version
+        or agent.agent_instance_id != body.agent_instance_id
+        or agent.sessions_hash != fingerprint
+    )
+
+
+def checkin(agent: AgentIdentity, body, ip: str = "") -> dict[str, Any]:
+    """Answer a check-in: settings, pending orders, interval. Writes only what changed
+    (an unchanged check-in costs no database write and no second query)."""
     now = utcnow()
-    db.session.add(device)  # authentication handed it over detached
-    changed = restarted = False
+    fingerprint = sessions_fingerprint(body.sessions)
+    restarted = False
+    if _changes(agent, body, fingerprint):
+        restarted = _record_changes(agent.id, body, fingerprint, now, ip)
+    settings = _seen_and_settings(agent.id, agent.organization_id, agent.reporting_group_id, now)
+    # Restart handlers may have just ordered something (e.g. removing a service).
+    waiting = agent.has_pending_orders or restarted
+    return {
+        "settings": settings,
+        "orders": deliver_pending(agent.id) if waiting else [],
+        "checkin_interval_s": current_app.config["AGENT_CHECKIN_INTERVAL_SECONDS"],
+    }
+
+
+def _record_changes(device_id: int, body, fingerprint: str, now: datetime, ip: str) -> bool:
+    """Store the agent's new facts and sessions; returns whether it restarted."""
+    device = db.session.get(Device, device_id)
+    restarted = False
     for field in ("agent_version", "os_name", "os_version"):
         if getattr(device, field) != getattr(body, field):
             setattr(device, field, getattr(body, field))
-            changed = True
     if device.agent_instance_id != body.agent_instance_id:
         restarted = device.agent_instance_id is not None
         device.agent_instance_id = body.agent_instance_id
-        changed = True
         if restarted:
             device.agent_restarted_at = now
             audit.record(
@@ -104,29 +161,16 @@ def checkin(device: Device, body, ip: str = "") -> dict[str, Any]:
             )
             for handler in RESTART_HANDLERS:
                 handler(device)
-    fingerprint = sessions_fingerprint(body.sessions)
     if fingerprint != device.sessions_hash:
         _replace_sessions(device, body.sessions)
         device.sessions_hash = fingerprint
-        changed = True
-    device_id, org_id, group_id = device.id, device.organization_id, device.reporting_group_id
-    # Restart handlers may have just ordered something (e.g. removing a service).
-    orders_waiting = device.has_pending_orders is not False or restarted
-    if changed:
-        device.last_checkin_at = now
-        try:
-            db.session.commit()
-        except IntegrityError:
-            # A concurrent check-in of the same device replaced the sessions first.
-            db.session.rollback()
-    else:
-        db.session.rollback()  # nothing written: give the connection back now
-    settings = _seen_and_settings(device_id, org_id, group_id, now)
-    return {
-        "settings": settings,
-        "orders": deliver_pending(device_id) if orders_waiting else [],
-        "checkin_interval_s": current_app.config["AGENT_CHECKIN_INTERVAL_SECONDS"],
-    }
+    device.last_checkin_at = now
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # A concurrent check-in of the same device replaced the sessions first.
+        db.session.rollback()
+    return restarted
 
 
 def _seen_and_settings(device_id: int, org_id: int, group_id: int, now: datetime):

@@ -11,7 +11,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, utcnow
 from app.models.organization import Organization, ReportingGroup
@@ -62,9 +62,6 @@ class Device(Base):
     sessions_hash: Mapped[str] = mapped_column(String(64), default="", server_default="")
     enrolled_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # Loaded with the device when an agent authenticates (one query): whether it has
-    # orders waiting, so an idle check-in or poll needs no second query.
-    has_pending_orders: Mapped[bool | None] = query_expression()
 
     organization: Mapped[Organization] = relationship(overlaps="reporting_group")
     reporting_group: Mapped[ReportingGroup] = relationship(overlaps="organization")

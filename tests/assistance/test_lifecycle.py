@@ -152,13 +152,13 @@ def test_ready_never_connected_expires_after_its_ttl(app, client, world):
 
 def test_agent_restart_interrupts_the_assistance(app, client, world):
     from app.agent_api.schemas import CheckinBody
-    from app.fleet.checkin import checkin
+    from app.fleet.checkin import AgentIdentity, checkin
 
     body = start(client, world, "laptop", "interactive")
     with app.app_context():
         device = db.session.get(Device, world["laptop"])
         checkin(
-            device,
+            AgentIdentity.of(device),
             CheckinBody.model_validate(
                 {
                     "agent_version": "24.10.1",
