@@ -3,11 +3,13 @@ on a free localhost port), an organization using it, and the steps of a sign-in.
 
 from __future__ import annotations
 
+import threading
 import warnings
 from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
 
 import pytest
 import requests
+from werkzeug.serving import make_server
 
 from app.core.sealing import seal
 from app.extensions import db
@@ -20,15 +22,52 @@ CLIENT_ID = "portal-acme"
 CLIENT_SECRET = "s3cr3t-client-value-for-tests"
 
 
+class UserinfoStandIn:
+    """Wraps the provider's WSGI app: counts the calls to its UserInfo endpoint and, while
+    `answer` is set (a WSGI app, e.g. a werkzeug Response), answers them with it instead,
+    as a misbehaving or failing provider would."""
+
+    def __init__(self, app):
+        self.app = app
+        self.answer = None
+        self.calls = 0
+
+    def __call__(self, environ, start_response):
+        if environ["PATH_INFO"] == "/userinfo":
+            self.calls += 1
+            if self.answer is not None:
+                return self.answer(environ, start_response)
+        return self.app(environ, start_response)
+
+
 @pytest.fixture(scope="module")
-def provider():
-    """A real OpenID provider over HTTP; its issuer URL."""
+def provider_server():
+    """A real OpenID provider over HTTP: its issuer URL and its UserInfo stand-in."""
     with warnings.catch_warnings():
         # It imports Authlib modules that Authlib itself deprecates.
         warnings.simplefilter("ignore", DeprecationWarning)
         import oidc_provider_mock
-    with oidc_provider_mock.run_server_in_thread() as server:
-        yield f"http://localhost:{server.server_port}"
+    standin = UserinfoStandIn(oidc_provider_mock.app())
+    server = make_server("localhost", 0, standin, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://localhost:{server.server_port}", standin
+    server.shutdown()
+
+
+@pytest.fixture
+def provider(provider_server):
+    """The provider's issuer URL."""
+    return provider_server[0]
+
+
+@pytest.fixture
+def userinfo(provider_server):
+    """The provider's UserInfo stand-in, reset for each test."""
+    standin = provider_server[1]
+    standin.answer, standin.calls = None, 0
+    yield standin
+    standin.answer = None
 
 
 def provider_user(provider: str, sub: str, **claims) -> None:
@@ -60,8 +99,19 @@ def acme(app, provider):
 def start(browser, org: str = "acme") -> str:
     """Press "Sign in with SSO"; return the provider's authorization URL."""
     response = browser.submit("/login", {"org": org}, post_url="/sso/start")
-    assert response.status_code == 302, response.get_data(as_text=True)
-    return response.headers["Location"]
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return continue_to_provider(browser, response)
+
+
+def continue_to_provider(browser, response) -> str:
+    """Follow the start's same-origin redirect to /sso/continue; return where its Refresh
+    sends the browser (the provider's authorization URL)."""
+    assert response.headers["Location"] == "/sso/continue"
+    page = browser.get("/sso/continue")
+    assert page.status_code == 200, page.get_data(as_text=True)
+    delay, url = page.headers["Refresh"].split("; url=", 1)
+    assert delay == "0"
+    return url
 
 
 def authorize(url: str, sub: str) -> str:
