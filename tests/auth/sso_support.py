@@ -13,9 +13,11 @@ from werkzeug.serving import make_server
 
 from app.core.sealing import seal
 from app.extensions import db
-from app.models import SsoConfig, SsoDomain
+from app.models import Organization, SsoConfig, SsoDomain
+from app.people import invitations
 from app.people.organizations import builtin_role
 from app.people.sso import provider as sso_provider
+from app.people.users import find_user_by_email
 from tests import factories
 
 CLIENT_ID = "portal-acme"
@@ -75,25 +77,43 @@ def provider_user(provider: str, sub: str, **claims) -> None:
     assert response.status_code == 204
 
 
-@pytest.fixture
-def acme(app, provider):
-    """Acme, with single sign-on through the provider for acme.example."""
+def create_sso_org(app, issuer: str, *, allow_passwords: bool = True) -> dict:
+    """Acme, with single sign-on through `issuer` for acme.example; just-in-time accounts
+    become Operators."""
     with app.app_context():
         org = factories.create_org("Acme")
         admin = factories.create_member(org, "org_admin", email="admin@acme.example")
         config = SsoConfig(
             organization_id=org.id,
             enabled=True,
-            issuer=provider,
+            issuer=issuer,
             client_id=CLIENT_ID,
             client_secret_sealed=seal(sso_provider.SEAL_PURPOSE, {"secret": CLIENT_SECRET}),
             jit_role_id=builtin_role(org.id, "operator").id,
-            allow_passwords=True,
+            allow_passwords=allow_passwords,
         )
         config.domains = [SsoDomain("acme.example")]
         db.session.add(config)
         db.session.commit()
         return {"org": org.id, "slug": org.slug, "admin": admin.email}
+
+
+@pytest.fixture
+def acme(app, provider):
+    """Acme, with single sign-on through the provider for acme.example."""
+    return create_sso_org(app, provider)
+
+
+def invite(app, org: dict, email: str, role: str) -> str:
+    """An invitation to the organization (as made by `create_sso_org`), sent by its admin;
+    the link's token."""
+    with app.app_context():
+        admin = find_user_by_email(org["admin"])
+        _, raw = invitations.create_invitation(
+            admin, db.session.get(Organization, org["org"]), email, builtin_role(org["org"], role)
+        )
+        db.session.commit()
+        return raw
 
 
 def start(browser, org: str = "acme") -> str:

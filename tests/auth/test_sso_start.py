@@ -9,15 +9,14 @@ from urllib.parse import urlsplit
 import requests
 
 from app.extensions import db
-from app.models import Organization, SsoConfig, User
-from app.people import invitations
-from app.people.organizations import builtin_role
+from app.models import SsoConfig
 from app.people.users import find_user_by_email, membership_of
 from tests.admin.support import audit_events
 from tests.auth.sso_support import (
     authorize,
     come_back,
     continue_to_provider,
+    invite,
     provider_user,
     start,
     with_param,
@@ -102,13 +101,9 @@ def test_an_sso_only_invitee_is_sent_through_the_same_origin_page(
     app, acme, provider, make_browser
 ):
     with app.app_context():
-        org = db.session.get(Organization, acme["org"])
-        db.session.get(SsoConfig, org.id).allow_passwords = False
-        admin = db.session.execute(db.select(User).where(User.email == acme["admin"])).scalar_one()
-        _, raw = invitations.create_invitation(
-            admin, org, "ned@acme.example", builtin_role(org.id, "auditor")
-        )
+        db.session.get(SsoConfig, acme["org"]).allow_passwords = False
         db.session.commit()
+    raw = invite(app, acme, "ned@acme.example", "auditor")
     browser = make_browser()
     created = browser.submit(f"/invitations/{raw}", {"name": "Ned"})
     assert created.status_code == 302
