@@ -194,9 +194,19 @@ def sign_in_claims(
         and isinstance(access_token, str)
         and isinstance(endpoint, str)
     ):
-        info = fetch_userinfo(endpoint, access_token, str(claims["sub"]))
+        try:
+            info = fetch_userinfo(endpoint, access_token, str(claims["sub"]))
+        except SsoError as exc:
+            exc.email = email_of(claims)
+            raise
         claims = {**{k: info[k] for k in USERINFO_CLAIMS if k in info}, **claims}
     return claims
+
+
+def email_of(claims: dict[str, Any]) -> str:
+    """The e-mail address the claims give, normalized; "" when there is none."""
+    email = str(claims.get("email") or "").strip().lower()
+    return email if "@" in email else ""
 
 
 def _redeem_code(

@@ -18,6 +18,7 @@ from app.people.sso import SsoError
 from app.people.sso.provider import (
     check_url,
     discover,
+    email_of,
     oauth_client,
     same_secret,
     sign_in_claims,
@@ -151,15 +152,15 @@ def complete(pending: dict[str, Any] | None, args: dict[str, str], ip: str) -> S
         raise SsoError(
             "The answer comes from another identity provider than this sign-in's. Start again.",
             401,
-            "issuer_mismatch",
+            "response_issuer_mismatch",
         )
     code = args.get("code")
     if not code:
         raise SsoError("The identity provider sent no authorization code.", 400, "no_code")
     meta = discover(config.issuer)
     claims = sign_in_claims(config, meta, code, pending)
-    email = str(claims.get("email") or "").strip().lower()
-    if not email or "@" not in email:
+    email = email_of(claims)
+    if not email:
         raise SsoError(
             "The identity provider did not tell us your e-mail address (neither in the ID "
             "token nor through UserInfo). Its administrator must release the `email` claim "
