@@ -3,13 +3,11 @@ on a free localhost port), an organization using it, and the steps of a sign-in.
 
 from __future__ import annotations
 
-import threading
 import warnings
 from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from app.core.sealing import seal
 from app.extensions import db
@@ -19,6 +17,7 @@ from app.people.organizations import builtin_role
 from app.people.sso import provider as sso_provider
 from app.people.users import find_user_by_email
 from tests import factories
+from tests.browser import serve
 
 CLIENT_ID = "portal-acme"
 CLIENT_SECRET = "s3cr3t-client-value-for-tests"
@@ -50,11 +49,8 @@ def provider_server():
         warnings.simplefilter("ignore", DeprecationWarning)
         import oidc_provider_mock
     standin = UserinfoStandIn(oidc_provider_mock.app())
-    server = make_server("localhost", 0, standin, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://localhost:{server.server_port}", standin
-    server.shutdown()
+    with serve(standin, host="localhost") as url:
+        yield url, standin
 
 
 @pytest.fixture

@@ -4,11 +4,9 @@ configuration (PKCE, e-mail in UserInfo only, its own login and consent pages)."
 
 from __future__ import annotations
 
-import threading
-
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from app.extensions import db
 from app.models import AuthSession, SsoConfig, SsoIdentity
@@ -18,10 +16,10 @@ from tests import factories
 from tests.admin.support import audit_events
 from tests.auth.certified_provider import CertifiedProvider
 from tests.auth.sso_support import CLIENT_ID, CLIENT_SECRET, create_sso_org, invite
+from tests.browser import chromium, serve
 
 pytestmark = pytest.mark.heavy
 
-CHROMIUM = "/usr/bin/chromium"
 TIMEOUT_MS = 30_000  # generous for a loaded 2-core machine; every wait is for a state
 
 
@@ -45,15 +43,11 @@ class BeforeRequest:
 def portal_server(app):
     """The portal over real HTTP; PORTAL_URL names it, so the redirect URI is its own."""
     wrapper = BeforeRequest(app)
-    server = make_server("127.0.0.1", 0, wrapper, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_port}"
     before = app.config["PORTAL_URL"]
-    app.config["PORTAL_URL"] = url
-    yield url, wrapper
-    app.config["PORTAL_URL"] = before
-    server.shutdown()
+    with serve(wrapper) as url:
+        app.config["PORTAL_URL"] = url
+        yield url, wrapper
+        app.config["PORTAL_URL"] = before
 
 
 @pytest.fixture
@@ -87,35 +81,25 @@ def certified(portal_server, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield browser
-        browser.close()
+def browser():
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
-def page(chromium, certified):
+def page(browser, certified):
     """A fresh browser profile (no cookies) per test. On failure, pytest shows what this
     prints: where the page was, what it said, and the provider's output."""
-    context = chromium.new_context()
+    context = browser.new_context()
     context.set_default_timeout(TIMEOUT_MS)
     tab = context.new_page()
     log_start = len(certified.output())
     yield tab
-    print(f"page: {tab.url}\n{tab.inner_text('body')[:2000] if tab.url != 'about:blank' else ''}")
+    try:
+        shown = tab.inner_text("body", timeout=2_000)[:2_000]
+    except PlaywrightError as exc:
+        shown = f"(unreadable: {exc.message})"
+    print(f"page: {tab.url}\n{shown}")
     print(f"oidc-provider output:\n{certified.output()[log_start:]}")
     context.close()
 

@@ -129,7 +129,7 @@ def test_an_answer_naming_another_issuer_is_refused(app, acme, provider, make_br
     assert response.status_code == 401
     assert "another identity provider" in response.get_data(as_text=True)
     [event] = audit_events(app, "auth.sso_refused")
-    assert event["details"]["reason"] == "issuer_mismatch"
+    assert event["details"]["reason"] == "response_issuer_mismatch"
 
 
 def test_a_state_in_any_characters_is_a_clean_refusal(app, acme, provider, make_browser):
