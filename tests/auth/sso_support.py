@@ -4,6 +4,7 @@ on a free localhost port), an organization using it, and the steps of a sign-in.
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
 
 import pytest
@@ -23,32 +24,30 @@ CLIENT_ID = "portal-acme"
 CLIENT_SECRET = "s3cr3t-client-value-for-tests"
 
 
-class UserinfoStandIn:
-    """Wraps the provider's WSGI app: counts the calls to its UserInfo endpoint and, while
-    `answer` is set (a WSGI app, e.g. a werkzeug Response), answers them with it instead,
-    as a misbehaving or failing provider would."""
+class ProviderStandIn:
+    """Wraps the provider's WSGI app: counts the requests per path and, for a path in
+    `answers`, answers with that WSGI app (e.g. a werkzeug Response) instead, as a
+    misbehaving or failing provider would."""
 
     def __init__(self, app):
         self.app = app
-        self.answer = None
-        self.calls = 0
+        self.answers = {}
+        self.calls = Counter()
 
     def __call__(self, environ, start_response):
-        if environ["PATH_INFO"] == "/userinfo":
-            self.calls += 1
-            if self.answer is not None:
-                return self.answer(environ, start_response)
-        return self.app(environ, start_response)
+        path = environ["PATH_INFO"]
+        self.calls[path] += 1
+        return self.answers.get(path, self.app)(environ, start_response)
 
 
 @pytest.fixture(scope="module")
 def provider_server():
-    """A real OpenID provider over HTTP: its issuer URL and its UserInfo stand-in."""
+    """A real OpenID provider over HTTP: its issuer URL and its stand-in wrapper."""
     with warnings.catch_warnings():
         # It imports Authlib modules that Authlib itself deprecates.
         warnings.simplefilter("ignore", DeprecationWarning)
         import oidc_provider_mock
-    standin = UserinfoStandIn(oidc_provider_mock.app())
+    standin = ProviderStandIn(oidc_provider_mock.app())
     with serve(standin, host="localhost") as url:
         yield url, standin
 
@@ -60,12 +59,13 @@ def provider(provider_server):
 
 
 @pytest.fixture
-def userinfo(provider_server):
-    """The provider's UserInfo stand-in, reset for each test."""
-    standin = provider_server[1]
-    standin.answer, standin.calls = None, 0
-    yield standin
-    standin.answer = None
+def standin(provider_server):
+    """The provider's stand-in wrapper, reset for each test."""
+    wrapper = provider_server[1]
+    wrapper.answers.clear()
+    wrapper.calls.clear()
+    yield wrapper
+    wrapper.answers.clear()
 
 
 def provider_user(provider: str, sub: str, **claims) -> None:

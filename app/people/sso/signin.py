@@ -79,6 +79,11 @@ def begin(org: Organization, next_url: str | None) -> dict[str, Any]:
     url, _ = oauth_client(config).create_authorization_url(
         meta["authorization_endpoint"], state=state, nonce=nonce, code_verifier=verifier
     )
+    if not url.isascii():
+        # It goes out in a `Refresh` header (see authorization_url), which is ASCII.
+        raise SsoError(
+            "The provider's authorization endpoint is not a plain ASCII URL.", 502, "bad_answer"
+        )
     return {
         "org": org.id,
         "url": url,
