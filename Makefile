@@ -11,6 +11,12 @@ STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
+# The single sign-on browser tests sign in at the certified OpenID provider (node
+# oidc-provider), installed from npm into an ignored node_modules, pinned by its lock file.
+OIDC_PROVIDER := tests/oidc_provider
+OIDC_STAMP := $(OIDC_PROVIDER)/node_modules/.installed
+NPM := $(shell command -v npm || echo /usr/bin/npm)
+
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -24,7 +30,15 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
 
-test: $(STAMP) $(CHROMIUM)
+$(NPM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm
+
+$(OIDC_STAMP): $(OIDC_PROVIDER)/package-lock.json | $(NPM)
+	cd $(OIDC_PROVIDER) && $(NPM) ci --no-audit --no-fund
+	touch $(OIDC_STAMP)
+
+test: $(STAMP) $(CHROMIUM) $(OIDC_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -36,7 +50,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache $(OIDC_PROVIDER)/node_modules
 
 clean-demo:
 	rm -f instance/portal.db instance/portal.db-wal instance/portal.db-shm instance/redis.db

@@ -1,8 +1,15 @@
-"""Sign in with single sign-on: start at the organization's provider, come back here."""
+"""Sign in with single sign-on: start at the organization's provider, come back here.
+
+The start never redirects to the provider itself: the sign-in and invitation pages start
+it with a form, and the CSP's `form-action 'self'` governs every redirect that follows a
+form submission. It lands on /sso/continue (same origin), whose `Refresh` sends the
+browser on to the provider as a navigation of its own. See docs/decisions.md."""
 
 from __future__ import annotations
 
-from flask import redirect, render_template, request, session
+from urllib.parse import urlsplit
+
+from flask import make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
 from app.auth import bp
@@ -25,12 +32,30 @@ def sso_start():
         return redirect(landing_url())
     try:
         org = signin.find_organization(request.values.get("org", ""))
-        url, pending = signin.begin(org, safe_next(request.values.get("next")))
+        pending = signin.begin(org, safe_next(request.values.get("next")))
     except SsoError as exc:
         return _refused(exc)
     # The signed session cookie carries state, nonce and PKCE verifier to the callback.
     session[PENDING_KEY] = pending
-    return redirect(url)
+    return redirect(url_for("auth.sso_continue"), 303)
+
+
+@bp.route("/sso/continue")
+def sso_continue():
+    """A same-origin page that sends the browser on to the provider of the sign-in this
+    session started (and only there)."""
+    if current_user.is_authenticated:
+        return redirect(landing_url())
+    try:
+        url = signin.authorization_url(session.get(PENDING_KEY))
+    except SsoError as exc:
+        return _refused(exc)
+    response = make_response(
+        render_template("auth/sso_continue.html", url=url, provider=urlsplit(url).netloc)
+    )
+    response.headers["Refresh"] = f"0; url={url}"
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/sso/callback")

@@ -2,45 +2,25 @@
 state changes from "requested" to "ready" without a page reload, the countdown runs, and the
 credentials are revealed once."""
 
-import threading
-
 import pytest
-from werkzeug.serving import make_server
 
 from tests import factories
 from tests.assistance.helpers import answer, deliver, sign
+from tests.browser import chromium, serve
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.usefixtures("as_worker")
 
 
 @pytest.fixture
 def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with serve(app) as url:
+        yield url
 
 
 @pytest.fixture
 def page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+    with chromium() as browser:
         yield browser.new_page()
-        browser.close()
 
 
 def test_live_page_updates_without_reload_and_reveals_once(app, world, live_server, page):

@@ -2,7 +2,10 @@
 
 The flow is the authorization code flow with PKCE (S256), `state` and `nonce`, through
 Authlib's OAuth 2 client; the ID token is verified with joserfc against the provider's
-published keys (signature, `iss`, `aud`, `exp`, `iat`, `nonce`, `azp`).
+published keys (signature, `iss`, `aud`, `exp`, `iat`, `nonce`, `azp`). `email` and
+`email_verified` come from the ID token or, when it lacks them (a conformant provider that
+issues an access token may release them through UserInfo only), from UserInfo, whose
+`sub` must be the ID token's.
 
 Who gets in, and as whom:
 - a provider subject (`sub`) already linked to a member of the organization signs in as
@@ -20,7 +23,8 @@ single sign-on configuration) and `signin` (the sign-in itself).
 
 The client secret is sealed at rest, never shown back, logged or audited. Addresses the
 portal fetches (discovery, keys, token endpoint) must be https and, in production, not
-loopback or private (an admin-entered URL must not reach into our network).
+loopback or private (an admin-entered URL must not reach into our network), with a
+timeout, no redirects and a size cap.
 """
 
 

@@ -1,6 +1,6 @@
 """Talking to an organization's identity provider: which addresses the portal may fetch,
-discovery, the OAuth 2 client (authorization code + PKCE), and the code exchange with the
-ID token's verification."""
+discovery, the OAuth 2 client (authorization code + PKCE), the code exchange with the ID
+token's verification, and UserInfo."""
 
 from __future__ import annotations
 
@@ -30,6 +30,18 @@ CALLBACK_PATH = "/sso/callback"
 SCOPE = "openid email profile"
 MAX_RESPONSE_BYTES = 512 * 1024
 ID_TOKEN_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"]
+# Who signs in is decided on these; when the ID token lacks one, UserInfo is asked.
+NEEDED_CLAIMS = ("email", "email_verified")
+# What is taken from UserInfo (never over the ID token's own value).
+USERINFO_CLAIMS = ("email", "email_verified", "name")
+
+
+def same_secret(given: Any, expected: Any) -> bool:
+    """Constant-time comparison of a value sent to us with the one we expect (any text,
+    whatever its characters: `hmac.compare_digest` refuses non-ASCII `str`)."""
+    if not isinstance(given, str) or not expected:
+        return False
+    return hmac.compare_digest(given.encode(), str(expected).encode())
 
 
 def check_url(url: str, what: str) -> str:
@@ -42,7 +54,12 @@ def check_url(url: str, what: str) -> str:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         raise SsoError(f"The {what} is not a valid URL.", 400, "bad_url") from None
-    if not host or parts.username or parts.password:
+    if (
+        not host
+        or parts.username
+        or parts.password
+        or any(c.isspace() or not c.isprintable() for c in url)
+    ):
         raise SsoError(f"The {what} must be a plain https:// URL.", 400, "bad_url")
     try:
         addresses = {
@@ -75,7 +92,9 @@ def check_url(url: str, what: str) -> str:
     return url
 
 
-def get_json(url: str, what: str) -> dict[str, Any]:
+def _fetch(url: str, what: str, headers: dict[str, str]) -> tuple[str, bytes]:
+    """GET `url` under the outbound rules (checked address, timeout, no redirects, size
+    cap); its media type and body."""
     check_url(url, what)
     try:
         with requests.get(
@@ -83,10 +102,11 @@ def get_json(url: str, what: str) -> dict[str, Any]:
             timeout=current_app.config["SSO_HTTP_TIMEOUT_SECONDS"],
             allow_redirects=False,
             stream=True,
-            headers={"Accept": "application/json"},
+            headers=headers,
         ) as response:
             body = response.raw.read(MAX_RESPONSE_BYTES + 1, decode_content=True)
             status = response.status_code
+            content_type = response.headers.get("Content-Type", "")
     except requests.RequestException as exc:
         log.warning("identity provider unreachable (%s): %s", what, type(exc).__name__)
         raise SsoError(
@@ -96,6 +116,10 @@ def get_json(url: str, what: str) -> dict[str, Any]:
         raise SsoError(
             f"The identity provider's {what} answered with status {status}.", 502, "bad_answer"
         )
+    return content_type.split(";")[0].strip().lower(), body
+
+
+def _json_object(body: bytes, what: str) -> dict[str, Any]:
     try:
         data = json.loads(body)
     except ValueError:
@@ -103,6 +127,11 @@ def get_json(url: str, what: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise SsoError(f"The identity provider's {what} is not JSON.", 502, "bad_answer")
     return data
+
+
+def get_json(url: str, what: str) -> dict[str, Any]:
+    _, body = _fetch(url, what, {"Accept": "application/json"})
+    return _json_object(body, what)
 
 
 def discover(issuer: str) -> dict[str, Any]:
@@ -150,13 +179,43 @@ def oauth_client(config: SsoConfig, secret: str | None = None) -> OAuth2Session:
     )
 
 
-def exchange_code(
+def sign_in_claims(
+    config: SsoConfig, meta: dict[str, Any], code: str, pending: dict[str, Any]
+) -> dict[str, Any]:
+    """Redeem the code and return the person's claims: the verified ID token's and, for the
+    needed ones it lacks, UserInfo's (OIDC Core §5.4: a conformant provider that issues an
+    access token may put `email` in UserInfo only)."""
+    token = _redeem_code(config, meta, code, pending)
+    claims = _verify_id_token(config, meta, token.get("id_token"), pending)
+    access_token = token.get("access_token")
+    endpoint = meta.get("userinfo_endpoint")
+    if (
+        any(name not in claims for name in NEEDED_CLAIMS)
+        and isinstance(access_token, str)
+        and isinstance(endpoint, str)
+    ):
+        try:
+            info = fetch_userinfo(endpoint, access_token, str(claims["sub"]))
+        except SsoError as exc:
+            exc.email = email_of(claims)
+            raise
+        claims = {**{k: info[k] for k in USERINFO_CLAIMS if k in info}, **claims}
+    return claims
+
+
+def email_of(claims: dict[str, Any]) -> str:
+    """The e-mail address the claims give, normalized; "" when there is none."""
+    email = str(claims.get("email") or "").strip().lower()
+    return email if "@" in email else ""
+
+
+def _redeem_code(
     config: SsoConfig, meta: dict[str, Any], code: str, pending: dict[str, Any]
 ) -> dict[str, Any]:
     check_url(meta["token_endpoint"], "token endpoint")
     client = oauth_client(config, client_secret(config))
     try:
-        token = client.fetch_token(
+        return client.fetch_token(
             meta["token_endpoint"],
             grant_type="authorization_code",
             code=code,
@@ -176,7 +235,11 @@ def exchange_code(
         ) from None
     finally:
         client.close()
-    id_token = token.get("id_token")
+
+
+def _verify_id_token(
+    config: SsoConfig, meta: dict[str, Any], id_token: Any, pending: dict[str, Any]
+) -> dict[str, Any]:
     if not isinstance(id_token, str):
         raise SsoError("The identity provider sent no ID token.", 401, "no_id_token")
     keys = get_json(meta["jwks_uri"], "key set")
@@ -201,10 +264,37 @@ def exchange_code(
     aud = claims.get("aud")
     if isinstance(aud, list) and len(aud) > 1 and claims.get("azp") != config.client_id:
         raise SsoError("The ID token was issued to another client.", 401, "id_token_invalid")
-    if not hmac.compare_digest(str(claims.get("nonce", "")), str(pending.get("nonce", ""))):
+    if not same_secret(claims.get("nonce"), pending.get("nonce")):
         raise SsoError(
             "The ID token does not belong to this sign-in (nonce mismatch). Start again.",
             401,
             "nonce_mismatch",
         )
     return claims
+
+
+def fetch_userinfo(endpoint: str, access_token: str, subject: str) -> dict[str, Any]:
+    """The UserInfo answer for `access_token`, which must be about `subject` (the ID
+    token's `sub`, OIDC Core §5.3.2). Plain JSON only: a signed (JWT) answer is refused."""
+    media_type, body = _fetch(
+        endpoint,
+        "UserInfo endpoint",
+        {"Accept": "application/json", "Authorization": f"Bearer {access_token}"},
+    )
+    if media_type == "application/jwt":
+        raise SsoError(
+            "The identity provider answers UserInfo with a signed JWT, which this portal does "
+            "not accept. Configure the provider (its client registration) to answer UserInfo "
+            "with plain JSON.",
+            502,
+            "userinfo_signed",
+        )
+    info = _json_object(body, "UserInfo answer")
+    if info.get("sub") != subject:
+        raise SsoError(
+            "The identity provider's UserInfo answer is about someone else than its ID token "
+            "(subject mismatch). Start again.",
+            401,
+            "userinfo_subject_mismatch",
+        )
+    return info

@@ -3,7 +3,6 @@ starting the flow, and completing it (who gets in, and as whom)."""
 
 from __future__ import annotations
 
-import hmac
 import logging
 import secrets
 import time
@@ -16,7 +15,14 @@ from app import audit
 from app.extensions import db
 from app.models import Organization, SsoConfig, SsoDomain, SsoIdentity, User, utcnow
 from app.people.sso import SsoError
-from app.people.sso.provider import check_url, discover, exchange_code, oauth_client
+from app.people.sso.provider import (
+    check_url,
+    discover,
+    email_of,
+    oauth_client,
+    same_secret,
+    sign_in_claims,
+)
 from app.people.sso.settings import config_of
 from app.people.users import add_membership, create_user, find_user_by_email, membership_of
 
@@ -60,8 +66,9 @@ def find_organization(identifier: str) -> Organization:
     return orgs[0]
 
 
-def begin(org: Organization, next_url: str | None) -> tuple[str, dict[str, Any]]:
-    """The provider's authorization URL, and what the callback must find in the session."""
+def begin(org: Organization, next_url: str | None) -> dict[str, Any]:
+    """What the browser's session keeps for this sign-in: the provider's authorization URL
+    (see `authorization_url`) and what the callback must find."""
     config = config_of(org.id)
     if config is None or not config.enabled:
         raise SsoError("Single sign-on is not set up for this organization.", 404, "disabled")
@@ -72,15 +79,46 @@ def begin(org: Organization, next_url: str | None) -> tuple[str, dict[str, Any]]
     url, _ = oauth_client(config).create_authorization_url(
         meta["authorization_endpoint"], state=state, nonce=nonce, code_verifier=verifier
     )
-    pending = {
+    if not url.isascii():
+        # It goes out in a `Refresh` header (see authorization_url), which is ASCII.
+        raise SsoError(
+            "The provider's authorization endpoint is not a plain ASCII URL.", 502, "bad_answer"
+        )
+    return {
         "org": org.id,
+        "url": url,
         "state": state,
         "nonce": nonce,
         "verifier": verifier,
         "started": int(time.time()),
         "next": next_url or "",
     }
-    return url, pending
+
+
+def authorization_url(pending: Any) -> str:
+    """Where the browser goes next for the sign-in it started: only ever the URL that
+    `begin` built from the organization's provider, never one from the request."""
+    _check_pending(pending)
+    url = pending.get("url")
+    if not isinstance(url, str) or not url:
+        raise _no_pending()
+    return url
+
+
+def _no_pending() -> SsoError:
+    return SsoError(
+        "This sign-in was not started from this browser, or it already finished. Start "
+        "again from the sign-in page.",
+        400,
+        "no_pending_sign_in",
+    )
+
+
+def _check_pending(pending: Any) -> None:
+    if not pending or not isinstance(pending, dict):
+        raise _no_pending()
+    if time.time() - pending.get("started", 0) > FLOW_TTL_SECONDS:
+        raise SsoError("The sign-in took too long; start again.", 400, "expired")
 
 
 @dataclass
@@ -94,15 +132,7 @@ class SsoResult:
 def complete(pending: dict[str, Any] | None, args: dict[str, str], ip: str) -> SsoResult:
     """Finish the sign-in from the provider's redirect. Raises SsoError. Caller commits
     (and records refusals with `record_refusal`)."""
-    if not pending or not isinstance(pending, dict):
-        raise SsoError(
-            "This sign-in was not started from this browser, or it already finished. Start "
-            "again from the sign-in page.",
-            400,
-            "no_pending_sign_in",
-        )
-    if time.time() - pending.get("started", 0) > FLOW_TTL_SECONDS:
-        raise SsoError("The sign-in took too long; start again.", 400, "expired")
+    _check_pending(pending)
     if args.get("error"):
         # An error answer signs nobody in, so it is shown even without a state (some
         # providers leave it out of error redirects).
@@ -111,7 +141,7 @@ def complete(pending: dict[str, Any] | None, args: dict[str, str], ip: str) -> S
             401,
             "provider_refused",
         )
-    if not hmac.compare_digest(str(args.get("state", "")), str(pending.get("state", ""))):
+    if not same_secret(args.get("state"), pending.get("state")):
         raise SsoError(
             "The answer from the identity provider does not belong to this sign-in (state "
             "mismatch). Start again from the sign-in page.",
@@ -122,23 +152,35 @@ def complete(pending: dict[str, Any] | None, args: dict[str, str], ip: str) -> S
     config = config_of(org.id) if org else None
     if org is None or config is None or not config.enabled:
         raise SsoError("Single sign-on is not set up for this organization.", 404, "disabled")
+    if "iss" in args and args["iss"] != config.issuer:
+        # RFC 9207: the answer names the provider that sent it (mix-up defence).
+        raise SsoError(
+            "The answer comes from another identity provider than this sign-in's. Start again.",
+            401,
+            "response_issuer_mismatch",
+        )
     code = args.get("code")
     if not code:
         raise SsoError("The identity provider sent no authorization code.", 400, "no_code")
     meta = discover(config.issuer)
-    claims = exchange_code(config, meta, code, pending)
-    email = str(claims.get("email") or "").strip().lower()
-    if not email or "@" not in email:
+    claims = sign_in_claims(config, meta, code, pending)
+    email = email_of(claims)
+    if not email:
         raise SsoError(
-            "The identity provider did not tell us your e-mail address.", 403, "no_email"
-        )
-    if claims.get("email_verified") is False:
-        raise SsoError(
-            "The identity provider says your e-mail address is not verified.",
+            "The identity provider did not tell us your e-mail address (neither in the ID "
+            "token nor through UserInfo). Its administrator must release the `email` claim "
+            "to this portal.",
             403,
-            "email_unverified",
+            "no_email",
         )
     try:
+        # Some providers send the boolean as text.
+        if claims.get("email_verified") in (False, "false"):
+            raise SsoError(
+                "The identity provider says your e-mail address is not verified.",
+                403,
+                "email_unverified",
+            )
         return _admit(config, org, email, claims, ip)
     except SsoError as exc:
         exc.email = email
