@@ -55,6 +55,8 @@ class AgentProfile:
     fail_rate: float = 0.0
     enrollment_token: str = ""
     device_token: str = ""
+    # An already running agent's instance id (benchmarks); a new one otherwise.
+    instance_id: str = ""
 
     def __post_init__(self) -> None:
         self.hardware_id = self.hardware_id or f"sim-{self.hostname.lower()}"
@@ -80,6 +82,8 @@ class FleetStats:
     orders_answered: int = 0
     parked_now: int = 0
     parked_max: int = 0
+    # The counters when SIGUSR1 reset them (the connecting phase), if it did.
+    before_reset: dict | None = None
 
 
 class SimulatedAgent:
@@ -98,7 +102,7 @@ class SimulatedAgent:
         self.stop = stop
         self.stats = stats
         self.poll_wait = poll_wait
-        self.instance_id = uuid.uuid4().hex
+        self.instance_id = profile.instance_id or uuid.uuid4().hex
         self.started_at = time.monotonic()
         self.token: str | None = profile.device_token or None
         self.interval = 60.0
@@ -311,6 +315,26 @@ async def run_fleet(args, profiles: list[AgentProfile]) -> FleetStats:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     stats = FleetStats(agents=len(profiles))
+    # SIGUSR1: start counting afresh (a benchmark's measurement window starts once every
+    # agent is parked; what happened while they connected is reported apart).
+    ramp_stats: list[FleetStats] = []
+
+    def reset_counters() -> None:
+        ramp_stats.append(FleetStats(**asdict(stats)))
+        for name in (
+            "enrolled",
+            "checkins",
+            "checkin_errors",
+            "polls",
+            "polls_with_orders",
+            "polls_returned_early",
+            "polls_refused",
+            "poll_errors",
+            "orders_answered",
+        ):
+            setattr(stats, name, 0)
+
+    loop.add_signal_handler(signal.SIGUSR1, reset_counters)
     connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=60, force_close=False)
     async with aiohttp.ClientSession(connector=connector) as http:
         agents = [SimulatedAgent(http, args.url, p, stop, stats, args.poll_wait) for p in profiles]
@@ -328,6 +352,8 @@ async def run_fleet(args, profiles: list[AgentProfile]) -> FleetStats:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+    if ramp_stats:
+        stats.before_reset = {k: v for k, v in asdict(ramp_stats[0]).items() if v is not None}
     return stats
 
 

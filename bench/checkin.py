@@ -275,7 +275,7 @@ def main() -> int:
     parser.add_argument("--parked", default="1000,5000,20000", help="parked fleet sizes ('' none)")
     parser.add_argument("--parked-checkin-rate", type=float, default=200.0)
     parser.add_argument("--parked-seconds", type=float, default=30.0)
-    parser.add_argument("--ramp", type=int, default=1000, help="parked agents started per second")
+    parser.add_argument("--ramp", type=int, default=250, help="parked agents started per second")
     args = parser.parse_args()
     sizes = [int(s) for s in args.devices.split(",")]
 

@@ -32,9 +32,16 @@ POLL_WAIT = 25
 def server_metrics(host: str, token: str) -> dict[str, float]:
     from prometheus_client.parser import text_string_to_metric_families
 
-    text = requests.get(
-        f"http://{host}/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=30
-    ).text
+    for attempt in range(5):
+        try:
+            text = requests.get(
+                f"http://{host}/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=30
+            ).text
+            break
+        except requests.RequestException:
+            if attempt == 4:
+                raise
+            time.sleep(2)
     values = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
@@ -51,6 +58,22 @@ def redis_clients(redis_url: str) -> dict[str, int]:
         kind = client.get("name", "").removeprefix("portal-").rpartition("-")[0]
         counts[kind if kind in counts else "other"] += 1
     return counts
+
+
+def _profile(proc: int, n: int, token: str) -> dict:
+    """A pre-enrolled agent that kept running: its facts are the ones on record, so its
+    check-ins change nothing."""
+    from bench.checkin import CHECKIN, INSTANCE
+
+    return {
+        "hostname": f"P{proc}-{n:05d}",
+        "device_token": token,
+        "instance_id": INSTANCE,
+        "sessions": CHECKIN["sessions"],
+        "os_name": CHECKIN["os_name"],
+        "os_version": CHECKIN["os_version"],
+        "agent_version": CHECKIN["agent_version"],
+    }
 
 
 def start_fleet(host: str, tokens: list[str], env: dict, ramp: int, workdir: str):
@@ -81,7 +104,7 @@ def start_fleet(host: str, tokens: list[str], env: dict, ramp: int, workdir: str
                     "--report",
                     report,
                     "--log-level",
-                    "ERROR",
+                    os.environ.get("BENCH_AGENT_LOG_LEVEL", "ERROR"),
                 ],
                 cwd=ROOT,
                 env=env,
@@ -91,18 +114,29 @@ def start_fleet(host: str, tokens: list[str], env: dict, ramp: int, workdir: str
     return procs, reports
 
 
+def start_measuring(procs) -> None:
+    """Every agent is parked: the agents' counters start afresh (SIGUSR1)."""
+    for proc in procs:
+        proc.send_signal(signal.SIGUSR1)
+
+
 def stop_fleet(procs, reports) -> dict[str, int]:
+    """Stop the agents; their counters since `start_measuring`, and before it under
+    `connecting`."""
     for proc in procs:
         proc.send_signal(signal.SIGTERM)
-    totals: dict[str, int] = {}
+    totals: dict = {"connecting": {}}
     for proc, report in zip(procs, reports, strict=True):
         try:
             proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             proc.kill()
         with open(report) as fh:
-            for key, value in json.load(fh).items():
-                totals[key] = totals.get(key, 0) + value
+            data = json.load(fh)
+        for key, value in (data.pop("before_reset") or {}).items():
+            totals["connecting"][key] = totals["connecting"].get(key, 0) + value
+        for key, value in data.items():
+            totals[key] = totals.get(key, 0) + value
     return totals
 
 
@@ -167,7 +201,7 @@ def checkin_during(host: str, tokens: list[str], rate: float, duration: float) -
 
 def run(app, host: str, server, env: dict, sizes: list[int], args) -> list[dict]:
     """Every parked-fleet size in turn; returns one result row per size."""
-    from bench.checkin import device_token, wake_latency
+    from bench.checkin import device_token
 
     rows = []
     other = [device_token(i) for i in range(60_000, 70_000)]
@@ -175,32 +209,41 @@ def run(app, host: str, server, env: dict, sizes: list[int], args) -> list[dict]
         tokens = [device_token(i) for i in range(size)]
         with tempfile.TemporaryDirectory(prefix="bench-parked-") as workdir:
             procs, reports = start_fleet(host, tokens, env, args.ramp, workdir)
-            deadline = time.monotonic() + size / args.ramp + 120
-            held = 0
-            while time.monotonic() < deadline:
-                held = server_metrics(host, env["METRICS_TOKEN"]).get(
-                    "portal_agent_polls_parked", 0
-                )
-                if held >= size:
-                    break
-                time.sleep(1)
-            checkins = checkin_during(host, other, args.parked_checkin_rate, args.parked_seconds)
-            wake = wake_latency(app, host, args.wake_samples, pollers=10, first=90_000)
-            metrics = server_metrics(host, env["METRICS_TOKEN"])
-            rows.append(
-                {
-                    "size": size,
-                    "held": metrics.get("portal_agent_polls_parked", 0),
-                    "held_at_start": held,
-                    "checkin": checkins,
-                    "wake": wake,
-                    "redis": redis_clients(env["REDIS_URL"]),
-                    "memory_mb": node_memory_mb(server),
-                    "db_in_use": metrics.get("portal_db_connections_in_use", 0),
-                    "agents": stop_fleet(procs, reports),
-                }
-            )
+            try:
+                rows.append(_measure(app, host, server, env, size, args, procs, reports, other))
+            finally:
+                for proc in procs:
+                    if proc.poll() is None:
+                        proc.kill()
     return rows
+
+
+def _measure(app, host, server, env, size, args, procs, reports, other) -> dict:
+    from bench.checkin import wake_latency
+
+    deadline = time.monotonic() + size / args.ramp + 120
+    held = 0
+    while time.monotonic() < deadline:
+        held = server_metrics(host, env["METRICS_TOKEN"]).get("portal_agent_polls_parked", 0)
+        if held >= size:
+            break
+        time.sleep(1)
+    start_measuring(procs)
+    time.sleep(POLL_WAIT + 5)  # a full re-poll cycle before measuring
+    checkins = checkin_during(host, other, args.parked_checkin_rate, args.parked_seconds)
+    wake = wake_latency(app, host, args.wake_samples, pollers=10, first=90_000)
+    metrics = server_metrics(host, env["METRICS_TOKEN"])
+    return {
+        "size": size,
+        "held": metrics.get("portal_agent_polls_parked", 0),
+        "held_at_start": held,
+        "checkin": checkins,
+        "wake": wake,
+        "redis": redis_clients(env["REDIS_URL"]),
+        "memory_mb": node_memory_mb(server),
+        "db_in_use": metrics.get("portal_db_connections_in_use", 0),
+        "agents": stop_fleet(procs, reports),
+    }
 
 
 def print_rows(rows: list[dict], rate: float) -> None:
@@ -224,5 +267,13 @@ def print_rows(rows: list[dict], rate: float) -> None:
         )
     print(
         "  (ci = check-in latency in ms; early/refused/failed = parked polls the server ended "
-        "before their wait, refused, or dropped; redis = the web node's Redis connections)"
+        "before their wait, refused, or dropped, counted from the moment every agent was "
+        "parked; redis = the web node's Redis connections)"
     )
+    for r in rows:
+        c = r["agents"].get("connecting", {})
+        print(
+            f"  while {r['size']:,} agents connected (ramp): check-ins {c.get('checkins', 0):,}, "
+            f"refused {c.get('checkin_errors', 0)}, polls refused {c.get('polls_refused', 0)}, "
+            f"failed requests {c.get('poll_errors', 0)}"
+        )

@@ -91,7 +91,7 @@ def enroll_device():
 @bp.post("/checkin")
 def checkin():
     body = parse(CheckinBody, _json_body())
-    answer = checkin_service.checkin(g.device, body, request.remote_addr or "")
+    answer = checkin_service.checkin(g.device, body)
     metrics.CHECKINS.inc()
     return jsonify(answer)
 

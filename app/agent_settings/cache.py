@@ -8,6 +8,7 @@ window of a change racing a refill.
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -38,9 +39,51 @@ def agent_settings(org_id: int, group_id: int, cached: Any = _NOT_READ) -> dict[
             cached = None
     if cached is not None:
         return json.loads(cached)
+    return _refill(org_id, group_id)
+
+
+class _Flight:
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.settings: dict[str, Any] | None = None
+
+
+_flights: dict[tuple[int, int], _Flight] = {}
+_flights_lock = threading.Lock()
+
+
+def _refill(org_id: int, group_id: int) -> dict[str, Any]:
+    """Compute a group's settings once per process however many check-ins missed the cache
+    at the same moment (a fleet reconnecting after a settings change or a Redis restart):
+    the others wait for that one result instead of each holding a database connection."""
+    key = (org_id, group_id)
+    with _flights_lock:
+        flight = _flights.get(key)
+        leader = flight is None
+        if leader:
+            flight = _flights[key] = _Flight()
+    if not leader:
+        flight.done.wait(timeout=10)
+        if flight.settings is not None:
+            return flight.settings
+    try:
+        settings = _compute_and_store(org_id, group_id)
+        flight.settings = settings
+        return settings
+    finally:
+        if leader:
+            with _flights_lock:
+                _flights.pop(key, None)
+            flight.done.set()
+
+
+def _compute_and_store(org_id: int, group_id: int) -> dict[str, Any]:
     from app.extensions import db
 
     settings = compute(db.session.get(ReportingGroup, group_id))
+    # End the read before talking to Redis: no connection sits idle in a transaction.
+    # (Callers call this outside a transaction of their own: the check-in has committed.)
+    db.session.rollback()
     try:
         pipe = redis_store.client.pipeline()
         pipe.hset(cache_key(org_id), str(group_id), json.dumps(settings))

@@ -120,7 +120,11 @@ def _interrupt_on_restart(device: Device) -> None:
             organization_id=assistance.organization_id,
             target=assistance,
             actor_label="agent",
-            details={"reason": "agent restarted"},
+            details={
+                "reason": "agent restarted",
+                "device": device.hostname,
+                "agent_instance_id": device.agent_instance_id,
+            },
         )
         if assistance.type == "unattended":
             order_stop(assistance, device)

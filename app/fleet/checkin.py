@@ -22,7 +22,6 @@ from redis.exceptions import RedisError, ResponseError
 from sqlalchemy import bindparam, delete, or_, text, update
 from sqlalchemy.exc import IntegrityError
 
-from app import audit
 from app.agent_settings import cache as settings_cache
 from app.extensions import db, redis_store
 from app.fleet.enrollment import DEVICE_TOKEN_PREFIX, token_hash
@@ -121,14 +120,14 @@ def _changes(agent: AgentIdentity, body, fingerprint: str) -> bool:
     )
 
 
-def checkin(agent: AgentIdentity, body, ip: str = "") -> dict[str, Any]:
+def checkin(agent: AgentIdentity, body) -> dict[str, Any]:
     """Answer a check-in: settings, pending orders, interval. Writes only what changed
     (an unchanged check-in costs no database write and no second query)."""
     now = utcnow()
     fingerprint = sessions_fingerprint(body.sessions)
     restarted = False
     if _changes(agent, body, fingerprint):
-        restarted = _record_changes(agent.id, body, fingerprint, now, ip)
+        restarted = _record_changes(agent.id, body, fingerprint, now)
     settings = _seen_and_settings(agent.id, agent.organization_id, agent.reporting_group_id, now)
     # Restart handlers may have just ordered something (e.g. removing a service).
     waiting = agent.has_pending_orders or restarted
@@ -139,7 +138,7 @@ def checkin(agent: AgentIdentity, body, ip: str = "") -> dict[str, Any]:
     }
 
 
-def _record_changes(device_id: int, body, fingerprint: str, now: datetime, ip: str) -> bool:
+def _record_changes(device_id: int, body, fingerprint: str, now: datetime) -> bool:
     """Store the agent's new facts and sessions; returns whether it restarted."""
     device = db.session.get(Device, device_id)
     restarted = False
@@ -150,15 +149,11 @@ def _record_changes(device_id: int, body, fingerprint: str, now: datetime, ip: s
         restarted = device.agent_instance_id is not None
         device.agent_instance_id = body.agent_instance_id
         if restarted:
+            # Recorded on the device, not in the audit log: a fleet-wide restart (an agent
+            # update, a reboot wave) would append thousands of events to one organization's
+            # hash chain, one at a time. What a restart ends (a live assistance) is audited
+            # by the handlers.
             device.agent_restarted_at = now
-            audit.record(
-                "device.agent_restarted",
-                organization_id=device.organization_id,
-                target=device,
-                actor_label="agent",
-                ip=ip,
-                details={"hostname": device.hostname},
-            )
             for handler in RESTART_HANDLERS:
                 handler(device)
     if fingerprint != device.sessions_hash:
