@@ -17,6 +17,7 @@ from flask_admin.actions import action
 from flask_admin.babel import lazy_gettext
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import inspect
@@ -218,9 +219,11 @@ class TenantModelView(AccessMixin, ModelView):
         if isinstance(exc, IntegrityError):
             log.warning("admin change refused by the database: %s", type(exc.orig).__name__)
             flash(
-                "This change conflicts with other records (a duplicate name, or rows that "
-                "still depend on it) and was not saved.",
-                "error",
+                _(
+                    "This change conflicts with other records (a duplicate name, or rows that "
+                    "still depend on it) and was not saved.",
+                    "error",
+                ),
             )
             return True
         return super().handle_view_exception(exc)

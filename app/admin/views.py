@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import flash
 from flask_admin.contrib.sqla.fields import QuerySelectField
+from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import BooleanField, EmailField, PasswordField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
@@ -283,7 +284,7 @@ class MembershipView(TenantModelView):
             return False
         model.role = form.role.data
         if model.role.organization_id != model.organization_id:
-            flash("That role belongs to another organization.", "error")
+            flash(_("That role belongs to another organization."), "error")
             db.session.rollback()
             return False
         audit.record(

@@ -56,8 +56,11 @@ def _context(device: Device, membership: Membership) -> dict:
     }
 
 
-def availability(device: Device, membership: Membership) -> dict[str, Refusal | None]:
-    """Per type, why it cannot start now (None: it can). Same function as the refusal."""
+def availability(
+    device: Device, membership: Membership, session_key: str | None = None
+) -> dict[str, Refusal | None]:
+    """Per type, why it cannot start now (None: it can), for the user session `session_key`
+    when one is chosen. Same function as the refusal."""
     ctx = _context(device, membership)
     return {
         t: rules.check(
@@ -67,6 +70,7 @@ def availability(device: Device, membership: Membership) -> dict[str, Refusal | 
             types_setting=ctx["types_setting"],
             online=ctx["online"],
             busy=ctx["busy"],
+            session_key=session_key,
         )
         for t in ("interactive", "unattended", "dynamic")
     }

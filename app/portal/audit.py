@@ -15,6 +15,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from app import audit
@@ -85,9 +86,9 @@ def audit_retention():
         ), 400
     db.session.commit()
     flash(
-        f"Audit events are kept {org.audit_retention_days} days."
+        _("Audit events are kept %(days)s days.", days=org.audit_retention_days)
         if changed
-        else "Nothing changed.",
+        else _("Nothing changed."),
         "success",
     )
     return redirect(url_for("portal.organization_settings", tab="audit"))

@@ -93,7 +93,10 @@ def revoke_invitation(invitation_id: int):
     return _apply(
         lambda: invitations.revoke(current_user._get_current_object(), invitation),
         lambda _: flash(
-            f"The invitation of {invitation.email} was withdrawn; its link no longer works.",
+            _(
+                "The invitation of %(email)s was withdrawn; its link no longer works.",
+                email=invitation.email,
+            ),
             "success",
         ),
     )

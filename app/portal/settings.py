@@ -4,6 +4,7 @@ FlexxAgent settings (SPEC §3 menu paths)."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -79,7 +80,7 @@ def _save(apply, redirect_to: str, fail_template: str, **context):
         flash(exc.message, "error")
         return render_template(fail_template, error_field=exc.field, **context), exc.status
     db.session.commit()
-    flash("Settings saved." if changed else "Nothing changed.", "success")
+    flash(_("Settings saved.") if changed else "Nothing changed.", "success")
     return redirect(redirect_to)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app import audit
@@ -62,7 +63,7 @@ def profile():
                         target=current_user._get_current_object(),
                     )
                 db.session.commit()
-                flash("Password changed. Your other sessions were signed out.", "success")
+                flash(_("Password changed. Your other sessions were signed out."), "success")
                 return redirect(url_for("portal.profile"))
     elif request.method == "POST":
         status = 400
