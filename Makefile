@@ -46,10 +46,10 @@ clean-demo:
 # `make translations` compiles the .mo files (committed; a test fails when one is stale).
 BABEL_KEYWORDS := -k _l -k lazy_gettext -k lazy_ngettext:1,2 -k N_
 messages: $(STAMP)
-	$(VENV)/bin/pybabel extract --quiet -F babel.cfg $(BABEL_KEYWORDS) --no-location \
+	$(VENV)/bin/pybabel extract -F babel.cfg $(BABEL_KEYWORDS) --no-location \
 		--sort-output -o app/translations/messages.pot .
-	$(VENV)/bin/pybabel update --quiet -i app/translations/messages.pot -d app/translations \
+	$(VENV)/bin/pybabel update -i app/translations/messages.pot -d app/translations \
 		--no-fuzzy-matching --ignore-obsolete
 
 translations: $(STAMP)
-	$(VENV)/bin/pybabel compile --quiet -d app/translations
+	$(VENV)/bin/pybabel compile -d app/translations

@@ -8,7 +8,7 @@ Flask-Babel does the work; this module chooses and formats. Catalogues live in
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import available_timezones
 
 from babel.dates import format_skeleton
@@ -78,10 +78,22 @@ def format_when(dt: datetime | None, skeleton: str = "yMMMdHm") -> str:
     """A date and time in the person's zone and language ("30 nov 2026, 16:05")."""
     if dt is None:
         return ""
-    return format_skeleton(skeleton, local(dt), locale=get_locale())
+    moment, locale = local(dt), get_locale()
+    date_part = "".join(c for c in skeleton if c in "yMdE")
+    time_part = "".join(c for c in skeleton if c in "Hhms")
+    if not (date_part and time_part):
+        return format_skeleton(skeleton, moment, locale=locale)
+    # CLDR has no combined skeletons: join the two parts the locale's way ("{1}, {0}").
+    pattern = str(locale.datetime_formats["medium"])
+    return pattern.replace("{1}", format_skeleton(date_part, moment, locale=locale)).replace(
+        "{0}", format_skeleton(time_part, moment, locale=locale)
+    )
 
 
-def format_day(dt: datetime | None) -> str:
+def format_day(dt: datetime | date | None) -> str:
+    """A date ("30 nov 2026"); a calendar day (a `date`) is shown as it is, unshifted."""
+    if dt is not None and not isinstance(dt, datetime):
+        return format_skeleton("yMMMd", dt, locale=get_locale())
     return format_when(dt, "yMMMd")
 
 

@@ -117,7 +117,9 @@ class StoredValues:
         if p_all is not None:
             label = _source_label(PRODUCT, product.name)
             return EffectiveSetting(key, p_all.value, PRODUCT, label, False)
-        return EffectiveSetting(key, definition.default, DEFAULT, gettext("default"), False)
+        return EffectiveSetting(
+            key, definition.default, DEFAULT, gettext("registry default"), False
+        )
 
 
 def _source_label(source: str, name: str, role: str | None = None) -> str:

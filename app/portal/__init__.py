@@ -35,6 +35,11 @@ def admin_visible() -> bool:
     )
 
 
+@bp.app_template_filter("ra_type_label")
+def ra_type_label(code: str) -> str:
+    return label("ra_type", code)
+
+
 @bp.app_context_processor
 def portal_context():
     return {
@@ -46,6 +51,7 @@ def portal_context():
         "role_name": role_name,
         "state_badge": state_badge,
         "session_state_label": lambda code: label("session_state", code),
+        "refusal_label": lambda code: label("refusal", code),
         "settings_visible": settings_visible,
         "admin_visible": admin_visible,
         "permission_labels": PERMISSIONS,

@@ -23,6 +23,7 @@ from app.audit import viewer
 from app.audit.retention import RetentionError, set_retention
 from app.core.listing import FilterError
 from app.extensions import db
+from app.portal import audit_sentences as sentences
 from app.portal import bp
 from app.tenancy import current_org, permission_required
 
@@ -32,7 +33,9 @@ from app.tenancy import current_org, permission_required
 def audit_log_page():
     try:
         filters = viewer.parse_filters(request.args)
-        page = viewer.audit_page(current_org.id, request.args, page_size=viewer.PAGE_SIZE)
+        page = viewer.audit_page(
+            current_org.id, request.args, page_size=viewer.PAGE_SIZE, hide_signins=True
+        )
     except FilterError as exc:
         abort(400, description=exc.message)
     return render_template(
@@ -41,6 +44,8 @@ def audit_log_page():
         args=request.args,
         export_args=filters.as_args(),
         choices=viewer.filter_choices(current_org.id),
+        show_signins=viewer.shows_signins(request.args),
+        describe=sentences.describer(page.items),
     )
 
 

@@ -70,7 +70,7 @@ def mfa_policy():
         flash(exc.message, "error")
         return render_security_page(exc.status)
     db.session.commit()
-    flash(_("MFA policy saved.") if changed else "Nothing changed.", "success")
+    flash(_("MFA policy saved.") if changed else _("Nothing changed."), "success")
     return redirect(url_for("portal.security_settings")), 303
 
 
@@ -108,5 +108,5 @@ def sso_settings():
         flash(exc.message, "error")
         return render_security_page(exc.status)
     db.session.commit()
-    flash(_("Single sign-on saved.") if changed else "Nothing changed.", "success")
+    flash(_("Single sign-on saved.") if changed else _("Nothing changed."), "success")
     return redirect(url_for("portal.security_settings")), 303
