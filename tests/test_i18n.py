@@ -90,11 +90,14 @@ def test_translations_keep_the_placeholders_of_the_original(language):
 
 @pytest.mark.parametrize("language", FOREIGN)
 def test_compiled_catalogue_matches_its_source(language):
-    source = {m.id: m.string for m in catalogue(language) if m.id and not m.fuzzy}
+    def key(value):
+        return tuple(value) if isinstance(value, tuple | list) else value
+
+    source = {key(m.id): key(m.string) for m in catalogue(language) if m.id and not m.fuzzy}
     path = os.path.join(TRANSLATIONS, language, "LC_MESSAGES", "messages.mo")
     assert os.path.exists(path), f"{path} missing: run make translations"
     with open(path, "rb") as fh:
-        compiled = {m.id: m.string for m in read_mo(io.BytesIO(fh.read())) if m.id}
+        compiled = {key(m.id): key(m.string) for m in read_mo(io.BytesIO(fh.read())) if m.id}
     assert compiled == source, f"{language}: messages.mo is stale; run make translations"
 
 
