@@ -24,6 +24,7 @@ from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 
 from app import audit
+from app.admin.labels import COLUMN_LABELS, DATETIME_FORMATTERS
 from app.extensions import db
 from app.tenancy import get_current_org, has_permission
 
@@ -161,6 +162,9 @@ class TenantModelView(AccessMixin, ModelView):
     audit_entity = ""
     # False for the platform-only views of rows that belong to no single organization.
     tenant_owned = True
+    # Human labels and local times (app/admin/labels.py).
+    column_labels = COLUMN_LABELS
+    column_type_formatters = DATETIME_FORMATTERS
 
     def __init__(self, model, *args, **kwargs):
         super().__init__(model, db, *args, **kwargs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import flash
 from flask_admin.contrib.sqla.fields import QuerySelectField
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import BooleanField, EmailField, PasswordField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
@@ -17,6 +18,7 @@ from app.admin.base import (
     scope_org_id,
     scoped_query,
 )
+from app.admin.labels import COLUMN_LABELS
 from app.core.passwords import password_problem
 from app.extensions import db
 from app.models import Device, Membership, Organization, ReportingGroup, Role
@@ -145,7 +147,7 @@ class RoleForm(AdminForm):
 class RoleView(TenantModelView):
     required_permission = "roles.manage"
     column_list = ("organization", "name", "builtin_key", "permissions", "limited_to_groups")
-    column_labels = {"builtin_key": "Built-in", "limited_to_groups": "Reporting groups"}
+    column_labels = {**COLUMN_LABELS, "limited_to_groups": _l("Reporting groups")}
     column_searchable_list = ("name",)
     column_formatters = {
         "permissions": lambda v, c, m, n: ", ".join(sorted(m.permissions)),
@@ -225,7 +227,6 @@ class MembershipView(TenantModelView):
     required_permission = "users.manage"
     name = "Users"
     column_list = ("user.email", "user.name", "role", "organization", "created_at")
-    column_labels = {"user.email": "E-mail", "user.name": "Name"}
     column_searchable_list = ("user.email", "user.name")
     column_sortable_list = (("user.email", "user.email"), "created_at")
 
