@@ -13,6 +13,17 @@ from app.extensions import csrf, db, login_manager, migrate, redis_store
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+# Request lines and each periodic job's start and end: useful when debugging, noise
+# otherwise (they buried `make run`'s start-up messages).
+CHATTY_LOGGERS = ("werkzeug", "rq.worker", "rq.scheduler", "rq.queue")
+
+
+def quiet_chatty_loggers(level: str) -> None:
+    if logging.getLevelName(str(level).upper()) != logging.DEBUG:
+        for name in CHATTY_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def create_app(config: Config | str | None = None, **overrides) -> Flask:
     """Build the portal. `config` is a Config, a config name, or None for PORTAL_ENV."""
     if not isinstance(config, Config):
@@ -33,6 +44,7 @@ def create_app(config: Config | str | None = None, **overrides) -> Flask:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:"):
         os.makedirs(app.instance_path, exist_ok=True)
     logging.basicConfig(level=app.config["LOG_LEVEL"])
+    quiet_chatty_loggers(app.config["LOG_LEVEL"])
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))

@@ -258,7 +258,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=0.0, help="stop after N seconds")
     parser.add_argument("--poll-wait", type=float, default=20.0)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s agent-sim %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("AGENT_SIM_LOG_LEVEL", "INFO"),
+        format="%(asctime)s agent-sim %(message)s",
+    )
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -37,4 +37,6 @@ def run_worker(app: Flask, queues=ALL_QUEUES, burst: bool = False) -> None:
             [Queue(q, connection=connection) for q in queues], connection=connection
         )
         worker.flask_app = app
-        worker.work(with_scheduler=True, burst=burst)
+        # RQ logs every job at INFO: periodic jobs every few seconds. At DEBUG only.
+        debug = str(app.config["LOG_LEVEL"]).upper() == "DEBUG"
+        worker.work(with_scheduler=True, burst=burst, logging_level="DEBUG" if debug else "WARNING")
