@@ -165,6 +165,7 @@ class TenantModelView(AccessMixin, ModelView):
     # Human labels and local times (app/admin/labels.py).
     column_labels = COLUMN_LABELS
     column_type_formatters = DATETIME_FORMATTERS
+    list_template = "admin/portal_list.html"
 
     def __init__(self, model, *args, **kwargs):
         super().__init__(model, db, *args, **kwargs)
