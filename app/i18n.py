@@ -90,11 +90,11 @@ def format_when(dt: datetime | None, skeleton: str = "yMMMdHm") -> str:
     )
 
 
-def format_day(dt: datetime | date | None) -> str:
+def format_day(dt: datetime | date | None, skeleton: str = "yMMMd") -> str:
     """A date ("30 nov 2026"); a calendar day (a `date`) is shown as it is, unshifted."""
     if dt is not None and not isinstance(dt, datetime):
-        return format_skeleton("yMMMd", dt, locale=get_locale())
-    return format_when(dt, "yMMMd")
+        return format_skeleton(skeleton, dt, locale=get_locale())
+    return format_when(dt, skeleton)
 
 
 def format_clock(dt: datetime | None) -> str:

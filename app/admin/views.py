@@ -35,6 +35,7 @@ from app.people.role_rules import (
 )
 from app.people.signin import end_all_sessions
 from app.people.users import UserError, create_user, find_user_by_email, set_password
+from app.portal.labels import label
 
 
 def _role_label(role: Role) -> str:
@@ -124,7 +125,12 @@ class DeviceView(TenantModelView):
     )
     column_searchable_list = ("hostname",)
     form_columns = ("reporting_group",)
-    form_args = {"reporting_group": {"validators": [DataRequired()], "label": "Reporting group"}}
+    form_args = {
+        "reporting_group": {"validators": [DataRequired()], "label": _l("Reporting group")}
+    }
+    column_formatters = {
+        "kind": lambda view, context, model, name: label("device_kind", model.kind)
+    }
     column_details_exclude_list = ("token_hash", "sessions_hash")
     column_export_exclude_list = ("token_hash", "sessions_hash")
 
@@ -134,13 +140,13 @@ class DeviceView(TenantModelView):
 
 class RoleForm(AdminForm):
     organization = QuerySelectField(
-        "Organization",
+        _l("Organization"),
         query_factory=lambda: scoped_query(Organization),
         validators=[DataRequired()],
     )
-    name = StringField("Name", validators=[DataRequired(), Length(max=80)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=80)])
     permission_set = SelectMultipleField(
-        "Permissions", choices=sorted(PERMISSIONS.items()), validate_choice=True
+        _l("Permissions"), choices=sorted(PERMISSIONS.items()), validate_choice=True
     )
 
 
@@ -199,13 +205,13 @@ class RoleView(TenantModelView):
 
 
 class MembershipCreateForm(AdminForm):
-    email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=254)])
-    name = StringField("Name", validators=[Optional(), Length(max=120)])
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Email(), Length(max=254)])
+    name = StringField(_l("Name"), validators=[Optional(), Length(max=120)])
     password = PasswordField(
-        "Initial password (new users only)", validators=[Optional(), Length(max=1024)]
+        _l("Initial password (new users only)"), validators=[Optional(), Length(max=1024)]
     )
     role = QuerySelectField(
-        "Role",
+        _l("Role"),
         query_factory=lambda: scoped_query(Role),
         get_label=_role_label,
         validators=[DataRequired()],
@@ -214,7 +220,7 @@ class MembershipCreateForm(AdminForm):
 
 class MembershipEditForm(AdminForm):
     role = QuerySelectField(
-        "Role",
+        _l("Role"),
         query_factory=lambda: scoped_query(Role),
         get_label=_role_label,
         validators=[DataRequired()],
@@ -317,11 +323,11 @@ class MembershipView(TenantModelView):
 
 
 class UserForm(AdminForm):
-    email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=254)])
-    name = StringField("Name", validators=[Optional(), Length(max=120)])
-    is_platform_admin = BooleanField("Platform admin")
-    active = BooleanField("Active", default=True)
-    new_password = PasswordField("New password", validators=[Optional(), Length(max=1024)])
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Email(), Length(max=254)])
+    name = StringField(_l("Name"), validators=[Optional(), Length(max=120)])
+    is_platform_admin = BooleanField(_l("Platform admin"))
+    active = BooleanField(_l("Active"), default=True)
+    new_password = PasswordField(_l("New password"), validators=[Optional(), Length(max=1024)])
 
     def validate_new_password(self, field):
         if field.data and (problem := password_problem(field.data)):

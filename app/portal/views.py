@@ -86,7 +86,7 @@ def chart_data(board: dict) -> dict:
             ],
         },
         "days": {
-            "labels": [format_day(date.fromisoformat(d["date"])) for d in days],
+            "labels": [format_day(date.fromisoformat(d["date"]), "MMMd") for d in days],
             "series": [
                 {
                     "label": str(label("outcome", outcome)),
