@@ -63,6 +63,12 @@ SENTENCES: dict[str, str] = {
     ),
     "assistance.tool_launched": _l("%(actor)s launched %(tool)s during %(target)s"),
     "assistance.wrong_password": _l("A wrong password was given for %(target)s"),
+    "assistance.ended": _l("%(actor)s ended remote assistance %(target)s"),
+    "assistance.revoked": _l("%(actor)s revoked the credentials of %(target)s"),
+    "assistance.expired": _l("Remote assistance %(target)s expired"),
+    "assistance.locked": _l(
+        "Remote assistance %(target)s was locked after too many wrong passwords"
+    ),
     "audit.exported": _l("%(actor)s exported the audit log"),
     "device.agent_restarted": _l("The FlexxAgent of %(target)s restarted"),
     "device.enrolled": _l("%(target)s enrolled"),
