@@ -226,9 +226,9 @@ class TenantModelView(AccessMixin, ModelView):
             flash(
                 _(
                     "This change conflicts with other records (a duplicate name, or rows that "
-                    "still depend on it) and was not saved.",
-                    "error",
+                    "still depend on it) and was not saved."
                 ),
+                "error",
             )
             return True
         return super().handle_view_exception(exc)

@@ -134,9 +134,9 @@ def mfa_remove():
         flash(
             _(
                 "Your organization requires a second factor, so you cannot remove your "
-                "authenticator app. To move to a new phone, ask a platform admin to reset it.",
-                "error",
+                "authenticator app. To move to a new phone, ask a platform admin to reset it."
             ),
+            "error",
         )
         return render_profile(409)
     try:
