@@ -7,21 +7,17 @@ $SCREENSHOTS_DIR when set (docs/screenshots/ is curated from them)."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
 
 import pytest
 
-from app.agent_settings.service import SettingChange, apply_changes
 from app.extensions import db
-from app.fleet.enrollment import create_enrollment_token
 from app.models import Device
-from app.people.organizations import create_reporting_group
 from tests import factories
 from tests.conftest import ROOT
-from tests.e2e.conftest import free_port, wait_for
+from tests.e2e.conftest import free_port, seed_acme_fleet, start_stack, wait_for
 
 pytestmark = pytest.mark.heavy
 
@@ -78,34 +74,13 @@ def stack(app, server, processes, tmp_path):
         "SIGNING_KEYS_DIR": tmp_path / "keys",
     }
     with app.app_context():
-        org = factories.create_org("Acme")
+        org, fleet = seed_acme_fleet(FLEET, closed_group="Contractors")
         org.time_zone = "Europe/Madrid"
-        product = factories.product_of(org)
-        groups = {
-            "office": factories.group_of(org),
-            "servers": create_reporting_group(product, "Servers"),
-            "kiosks": create_reporting_group(product, "Kiosks"),
-            "closed": create_reporting_group(product, "Contractors"),
-        }
-        apply_changes(
-            product, [SettingChange("remote_assistance.types", ["interactive", "unattended"])]
-        )
-        apply_changes(groups["kiosks"], [SettingChange("remote_assistance.types", ["dynamic"])])
-        apply_changes(groups["closed"], [SettingChange("remote_assistance.types", [])])
-        fleet = []
-        for name, agents in FLEET.items():
-            _, raw = create_enrollment_token(groups[name], name)
-            fleet += [{**a, "enrollment_token": raw} for a in agents]
         for role, email in PEOPLE.values():
             factories.create_member(org, role, email=email)
         factories.create_device(org, "PC-SILENT", agent_version="24.10.1")  # never checks in
         db.session.commit()
-    server(port=port, **env)
-    processes.start(["worker.py"], env=env)
-    processes.start(
-        ["-m", "app.agent_sim", "--url", url, "--poll-wait", "2"],
-        env={**env, "SIM_FLEET": json.dumps(fleet)},
-    )
+    start_stack(server, processes, port, env, fleet)
 
     def devices():
         with app.app_context():

@@ -7,24 +7,13 @@ from sqlalchemy import event
 
 from app import audit
 from app.extensions import db
-from app.models import Assistance, Device, Organization, Role
+from app.models import Device, Organization, Role
 from app.overview.dashboard import dashboard
 from tests import factories
 
 
 def _assistance(org_id, device_id, operator_id, state="connected", type_="unattended"):
-    a = Assistance(
-        organization_id=org_id,
-        device_id=device_id,
-        operator_id=operator_id,
-        requested_type=type_,
-        type=type_,
-        state=state,
-        sid="123456789",
-    )
-    db.session.add(a)
-    db.session.commit()
-    return a.id
+    return factories.create_assistance(org_id, device_id, operator_id, state, type_)
 
 
 def test_dashboard_counts_live_assistances_devices_versions_days_and_refusals(app, client, world):

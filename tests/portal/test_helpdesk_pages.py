@@ -23,18 +23,9 @@ def operator(make_browser, world):
 
 def _live(app, world, device="server", state="ready", type_="unattended"):
     with app.app_context():
-        a = Assistance(
-            organization_id=world["org"],
-            device_id=world[device],
-            operator_id=world["operator_id"],
-            requested_type=type_,
-            type=type_,
-            state=state,
-            sid="987654321",
+        return factories.create_assistance(
+            world["org"], world[device], world["operator_id"], state, type_
         )
-        db.session.add(a)
-        db.session.commit()
-        return a.id
 
 
 @pytest.mark.parametrize(
