@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format clean clean-demo
+.PHONY: run test lint format clean clean-demo messages translations
 
 # The browser tests drive Debian's chromium with Playwright (never a downloaded browser).
 CHROMIUM := /usr/bin/chromium
@@ -54,3 +54,16 @@ clean:
 
 clean-demo:
 	rm -f instance/portal.db instance/portal.db-wal instance/portal.db-shm instance/redis.db
+
+# Translations (docs/translating.md): `make messages` extracts every marked string into
+# app/translations/messages.pot and merges it into each language's .po; after translating,
+# `make translations` compiles the .mo files (committed; a test fails when one is stale).
+BABEL_KEYWORDS := -k _l -k lazy_gettext -k lazy_ngettext:1,2 -k N_
+messages: $(STAMP)
+	$(VENV)/bin/pybabel extract -F babel.cfg $(BABEL_KEYWORDS) --no-location \
+		--sort-output -o app/translations/messages.pot .
+	$(VENV)/bin/pybabel update -i app/translations/messages.pot -d app/translations \
+		--no-fuzzy-matching --ignore-obsolete
+
+translations: $(STAMP)
+	$(VENV)/bin/pybabel compile -d app/translations

@@ -48,11 +48,12 @@ def create_app(config: Config | str | None = None, **overrides) -> Flask:
     csrf.init_app(app)
     redis_store.init_app(app)
 
-    from app import errors, security
+    from app import errors, i18n, security
 
     db_setup.init_app(app)
     instrument.init_app(app)
     security.init_app(app)
+    i18n.init_app(app)
     errors.init_app(app)
 
     from app.auth import bp as auth_bp

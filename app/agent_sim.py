@@ -380,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--poll-wait", type=float, default=20.0)
     parser.add_argument("--ramp", type=int, default=0, help="agents started per second")
     parser.add_argument("--report", help="write the fleet's counters (JSON) here on exit")
-    parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--log-level", default=os.environ.get("AGENT_SIM_LOG_LEVEL", "INFO"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s agent-sim %(message)s")
     profiles = load_profiles(args, os.environ)

@@ -14,6 +14,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -45,13 +47,70 @@ def web_server_command(python: str, host: str, port: str) -> list[str]:
     ]
 
 
+def start_web_server(host: str, port: str, env: dict) -> subprocess.Popen:
+    """The web server process (the one place that says which server runs it)."""
+    return subprocess.Popen(web_server_command(sys.executable, host, port), env=env, cwd=ROOT)
+
+
+def wait_until_listening(url: str, web: subprocess.Popen, timeout: float = 60.0) -> bool:
+    """True once the portal answers its health check; False if the server died or never
+    answered. Polls quietly: nothing is printed while it waits."""
+    deadline = time.monotonic() + timeout
+    health = url.rstrip("/") + "/api/v1/health"
+    while time.monotonic() < deadline:
+        if web.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(health, timeout=2) as response:  # noqa: S310
+                if response.status == 200:
+                    return True
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.25)
+    return False
+
+
+def ready_banner(url: str, credentials, fleet_size: int) -> str:
+    """The last thing start-up prints: where the portal is and how to sign in, in a box
+    that stays on screen (the logs are quiet by default)."""
+    lines = [f"Portal running at {url}   (Ctrl+C to stop)", ""]
+    if credentials:
+        lines.append("Demo users (passwords shown only now; only their hashes are stored):")
+        email_width = max(len(email) for _, email, _ in credentials)
+        role_width = max(len(role) for role, _, _ in credentials)
+        lines += [
+            f"  {role:<{role_width}}  {email:<{email_width}}  {secret}"
+            for role, email, secret in credentials
+        ]
+    else:
+        lines.append("Demo users: their passwords were shown when the demo was first seeded.")
+        lines.append("Lost them? make clean-demo && make run")
+    if fleet_size:
+        lines += ["", f"Demo fleet: {fleet_size} simulated FlexxAgents (DEMO_FLEET=0 to skip)."]
+    lines.append("More log lines: LOG_LEVEL=DEBUG make run")
+    width = max(len(line) for line in lines)
+    bar = "+" + "-" * (width + 2) + "+"
+    return "\n".join(["", bar, *(f"| {line:<{width}} |" for line in lines), bar, ""])
+
+
+def stop_children(children: list[subprocess.Popen], wait: bool = True) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    if wait:
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
 def main() -> int:
     from flask_migrate import upgrade
 
     from app import create_app
-    from app.cli import seed_demo_command
     from app.core.embedded_redis import stop_embedded_redis
-    from app.demo import demo_exists, demo_fleet_profiles
+    from app.demo import demo_exists, demo_fleet_profiles, seed_demo
     from app.extensions import redis_store
 
     host = os.environ.get("HOST", "127.0.0.1")
@@ -65,7 +124,7 @@ def main() -> int:
     with app.app_context():
         print(f"Database: {app.config['SQLALCHEMY_DATABASE_URI']}")
         upgrade()
-        seed_demo_command.callback()
+        credentials = seed_demo()
         fleet = demo_fleet_profiles() if demo_exists() and env.get("DEMO_FLEET") != "0" else []
         # Starts the embedded Redis when REDIS_URL is not set; children get its socket.
         redis_store.client.ping()
@@ -74,25 +133,26 @@ def main() -> int:
     print(f"Redis:    {env['REDIS_URL']}")
 
     python = sys.executable
-    children = [
-        subprocess.Popen([python, os.path.join(ROOT, "worker.py")], env=env, cwd=ROOT),
-        subprocess.Popen(web_server_command(python, host, port), env=env, cwd=ROOT),
-    ]
-    if fleet:
+    url = f"http://{host}:{port}/"
+    children = [subprocess.Popen([python, os.path.join(ROOT, "worker.py")], env=env, cwd=ROOT)]
+    web = start_web_server(host, port, env)
+    children.append(web)
+    if not wait_until_listening(url, web):
+        print("The web server did not start; see the messages above.", file=sys.stderr)
+        stop_children(children)
+        return 1
+    if fleet:  # after the server listens: agents find it at once
         children.append(
             subprocess.Popen(
                 [python, "-m", "app.agent_sim", "--url", f"http://{host}:{port}"],
-                env={**env, "SIM_FLEET": json.dumps(fleet)},
+                env={**env, "SIM_FLEET": json.dumps(fleet), "AGENT_SIM_LOG_LEVEL": "WARNING"},
                 cwd=ROOT,
             )
         )
-        print(f"Demo fleet: {len(fleet)} simulated FlexxAgents (DEMO_FLEET=0 to skip)")
-    print(f"\nPortal running at http://{host}:{port}/  (Ctrl+C to stop)\n", flush=True)
+    print(ready_banner(url, credentials, len(fleet)), flush=True)
 
     def stop(*_):
-        for child in children:
-            if child.poll() is None:
-                child.terminate()
+        stop_children(children, wait=False)
 
     signal.signal(signal.SIGTERM, stop)
     try:
@@ -101,12 +161,7 @@ def main() -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        stop()
-        for child in children:
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        stop_children(children)
         embedded = app.extensions["portal_redis"]["embedded"]
         if embedded is not None:
             stop_embedded_redis(embedded)

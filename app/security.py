@@ -13,7 +13,9 @@ from app.people.access import MFA_OK, MFA_VERIFY, SessionAccess, session_access
 SESSION_TOKEN_KEY = "sid"  # noqa: S105 (a session dict key, not a secret)
 
 # What a session that still owes its second factor may reach: nothing else.
-SIGN_IN_STEP_ENDPOINTS = frozenset({"auth.mfa_verify", "auth.mfa_enroll", "auth.logout", "static"})
+SIGN_IN_STEP_ENDPOINTS = frozenset(
+    {"auth.mfa_verify", "auth.mfa_enroll", "auth.logout", "auth.set_language", "static"}
+)
 
 
 class Anonymous(AnonymousUserMixin):

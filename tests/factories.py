@@ -95,3 +95,24 @@ def api_headers(user: User, org: Organization) -> dict[str, str]:
     _, raw = api_tokens.create_token(user, org.id, "tests", 30)
     db.session.commit()
     return {"Authorization": f"Bearer {raw}"}
+
+
+def create_assistance(
+    org_id: int, device_id: int, operator_id: int, state="ready", type_="unattended", **fields
+):
+    """An assistance row in `state` (no order, no file): for pages and counts."""
+    from app.models import Assistance
+
+    a = Assistance(
+        organization_id=org_id,
+        device_id=device_id,
+        operator_id=operator_id,
+        requested_type=fields.pop("requested_type", type_),
+        type=type_,
+        state=state,
+        sid=fields.pop("sid", "987654321"),
+        **fields,
+    )
+    db.session.add(a)
+    db.session.commit()
+    return a.id

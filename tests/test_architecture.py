@@ -9,7 +9,16 @@ import pathlib
 APP = pathlib.Path(__file__).resolve().parent.parent / "app"
 
 # Bottom to top: each may import those before it, never those after it.
-LAYERS = ("models", "core", "audit", "people", "agent_settings", "fleet", "assistance")
+LAYERS = (
+    "models",
+    "core",
+    "audit",
+    "people",
+    "agent_settings",
+    "fleet",
+    "assistance",
+    "overview",
+)
 MAX_MODULE_LINES = 420
 
 

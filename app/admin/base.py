@@ -17,12 +17,14 @@ from flask_admin.actions import action
 from flask_admin.babel import lazy_gettext
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 
 from app import audit
+from app.admin.labels import COLUMN_LABELS, DATETIME_FORMATTERS
 from app.extensions import db
 from app.tenancy import get_current_org, has_permission
 
@@ -160,6 +162,10 @@ class TenantModelView(AccessMixin, ModelView):
     audit_entity = ""
     # False for the platform-only views of rows that belong to no single organization.
     tenant_owned = True
+    # Human labels and local times (app/admin/labels.py).
+    column_labels = COLUMN_LABELS
+    column_type_formatters = DATETIME_FORMATTERS
+    list_template = "admin/portal_list.html"
 
     def __init__(self, model, *args, **kwargs):
         super().__init__(model, db, *args, **kwargs)
@@ -218,8 +224,10 @@ class TenantModelView(AccessMixin, ModelView):
         if isinstance(exc, IntegrityError):
             log.warning("admin change refused by the database: %s", type(exc.orig).__name__)
             flash(
-                "This change conflicts with other records (a duplicate name, or rows that "
-                "still depend on it) and was not saved.",
+                _(
+                    "This change conflicts with other records (a duplicate name, or rows that "
+                    "still depend on it) and was not saved."
+                ),
                 "error",
             )
             return True

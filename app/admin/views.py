@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import flash
 from flask_admin.contrib.sqla.fields import QuerySelectField
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import BooleanField, EmailField, PasswordField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
@@ -16,6 +18,7 @@ from app.admin.base import (
     scope_org_id,
     scoped_query,
 )
+from app.admin.labels import COLUMN_LABELS
 from app.core.passwords import password_problem
 from app.extensions import db
 from app.models import Device, Membership, Organization, ReportingGroup, Role
@@ -32,6 +35,7 @@ from app.people.role_rules import (
 )
 from app.people.signin import end_all_sessions
 from app.people.users import UserError, create_user, find_user_by_email, set_password
+from app.portal.labels import label
 
 
 def _role_label(role: Role) -> str:
@@ -121,7 +125,12 @@ class DeviceView(TenantModelView):
     )
     column_searchable_list = ("hostname",)
     form_columns = ("reporting_group",)
-    form_args = {"reporting_group": {"validators": [DataRequired()], "label": "Reporting group"}}
+    form_args = {
+        "reporting_group": {"validators": [DataRequired()], "label": _l("Reporting group")}
+    }
+    column_formatters = {
+        "kind": lambda view, context, model, name: label("device_kind", model.kind)
+    }
     column_details_exclude_list = ("token_hash", "sessions_hash")
     column_export_exclude_list = ("token_hash", "sessions_hash")
 
@@ -131,20 +140,20 @@ class DeviceView(TenantModelView):
 
 class RoleForm(AdminForm):
     organization = QuerySelectField(
-        "Organization",
+        _l("Organization"),
         query_factory=lambda: scoped_query(Organization),
         validators=[DataRequired()],
     )
-    name = StringField("Name", validators=[DataRequired(), Length(max=80)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=80)])
     permission_set = SelectMultipleField(
-        "Permissions", choices=sorted(PERMISSIONS.items()), validate_choice=True
+        _l("Permissions"), choices=sorted(PERMISSIONS.items()), validate_choice=True
     )
 
 
 class RoleView(TenantModelView):
     required_permission = "roles.manage"
     column_list = ("organization", "name", "builtin_key", "permissions", "limited_to_groups")
-    column_labels = {"builtin_key": "Built-in", "limited_to_groups": "Reporting groups"}
+    column_labels = {**COLUMN_LABELS, "limited_to_groups": _l("Reporting groups")}
     column_searchable_list = ("name",)
     column_formatters = {
         "permissions": lambda v, c, m, n: ", ".join(sorted(m.permissions)),
@@ -196,13 +205,13 @@ class RoleView(TenantModelView):
 
 
 class MembershipCreateForm(AdminForm):
-    email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=254)])
-    name = StringField("Name", validators=[Optional(), Length(max=120)])
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Email(), Length(max=254)])
+    name = StringField(_l("Name"), validators=[Optional(), Length(max=120)])
     password = PasswordField(
-        "Initial password (new users only)", validators=[Optional(), Length(max=1024)]
+        _l("Initial password (new users only)"), validators=[Optional(), Length(max=1024)]
     )
     role = QuerySelectField(
-        "Role",
+        _l("Role"),
         query_factory=lambda: scoped_query(Role),
         get_label=_role_label,
         validators=[DataRequired()],
@@ -211,7 +220,7 @@ class MembershipCreateForm(AdminForm):
 
 class MembershipEditForm(AdminForm):
     role = QuerySelectField(
-        "Role",
+        _l("Role"),
         query_factory=lambda: scoped_query(Role),
         get_label=_role_label,
         validators=[DataRequired()],
@@ -224,7 +233,6 @@ class MembershipView(TenantModelView):
     required_permission = "users.manage"
     name = "Users"
     column_list = ("user.email", "user.name", "role", "organization", "created_at")
-    column_labels = {"user.email": "E-mail", "user.name": "Name"}
     column_searchable_list = ("user.email", "user.name")
     column_sortable_list = (("user.email", "user.email"), "created_at")
 
@@ -283,7 +291,7 @@ class MembershipView(TenantModelView):
             return False
         model.role = form.role.data
         if model.role.organization_id != model.organization_id:
-            flash("That role belongs to another organization.", "error")
+            flash(_("That role belongs to another organization."), "error")
             db.session.rollback()
             return False
         audit.record(
@@ -315,11 +323,11 @@ class MembershipView(TenantModelView):
 
 
 class UserForm(AdminForm):
-    email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=254)])
-    name = StringField("Name", validators=[Optional(), Length(max=120)])
-    is_platform_admin = BooleanField("Platform admin")
-    active = BooleanField("Active", default=True)
-    new_password = PasswordField("New password", validators=[Optional(), Length(max=1024)])
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Email(), Length(max=254)])
+    name = StringField(_l("Name"), validators=[Optional(), Length(max=120)])
+    is_platform_admin = BooleanField(_l("Platform admin"))
+    active = BooleanField(_l("Active"), default=True)
+    new_password = PasswordField(_l("New password"), validators=[Optional(), Length(max=1024)])
 
     def validate_new_password(self, field):
         if field.data and (problem := password_problem(field.data)):

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from flask_babel import lazy_gettext as _l
+
 RA_TYPES = ("interactive", "unattended", "dynamic")
 PROXY_SCHEMES = ("http", "https", "socks4", "socks5")
 
@@ -100,40 +102,46 @@ def _proxy_url(key: str, value: Any) -> str:
 SETTINGS: tuple[SettingDef, ...] = (
     SettingDef(
         key="remote_assistance.types",
-        label="Remote assistance",
+        label=_l("Remote assistance"),
         kind="ra_types",
         default=[],
-        description="Which remote assistance types operators may start on the group's "
-        "devices. Empty disables remote assistance; dynamic stands alone.",
+        description=_l(
+            "Which remote assistance types operators may start on the group's "
+            "devices. Empty disables remote assistance; dynamic stands alone."
+        ),
         per_role=False,
         parse=_ra_types,
     ),
     SettingDef(
         key="flexxible_tools",
-        label="Flexxible Tools",
+        label=_l("Flexxible Tools"),
         kind="bool",
         default=False,
-        description="Let operators of this role launch CMD, PowerShell, registry editor and "
-        "task manager elevated during an interactive assistance.",
+        description=_l(
+            "Let operators of this role launch CMD, PowerShell, registry editor and "
+            "task manager elevated during an interactive assistance."
+        ),
         per_role=True,
         parse=_bool,
     ),
     SettingDef(
         key="audio_redirection",
-        label="Audio redirection",
+        label=_l("Audio redirection"),
         kind="bool",
         default=False,
-        description="Redirect the device's audio to the operator (off, so an operator "
-        "cannot hear a user's call).",
+        description=_l(
+            "Redirect the device's audio to the operator (off, so an operator "
+            "cannot hear a user's call)."
+        ),
         per_role=False,
         parse=_bool,
     ),
     SettingDef(
         key="proxy_url",
-        label="Proxy URL",
+        label=_l("Proxy URL"),
         kind="url",
         default="",
-        description="The agent's Proxy_Url. Empty: use the OS proxy, else autodetect.",
+        description=_l("The agent's Proxy_Url. Empty: use the OS proxy, else autodetect."),
         per_role=False,
         parse=_proxy_url,
     ),

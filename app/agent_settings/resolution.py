@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import or_, select
 
 from app.agent_settings import registry
@@ -97,33 +98,43 @@ class StoredValues:
         p_all = self.product_value(product.id, key, None)
         g_role = self.group_value(group.id, key, role_id) if role_id else None
         g_all = self.group_value(group.id, key, None)
-        for_role = f" for {role.name}" if role_id else ""
+        role_name = role.name if role_id else None
 
         if (p_role is not None and p_role.enforced) or (p_all is not None and p_all.enforced):
             row = p_role or p_all
-            scope = for_role if row is p_role else ""
-            return EffectiveSetting(
-                key, row.value, ENFORCED, f"enforced by product {product.name}{scope}", True
-            )
+            label = _source_label(ENFORCED, product.name, role_name if row is p_role else None)
+            return EffectiveSetting(key, row.value, ENFORCED, label, True)
         if g_role is not None:
-            return EffectiveSetting(
-                key, g_role.value, GROUP_ROLE, f"set on group {group.name}{for_role}", False
-            )
+            label = _source_label(GROUP, group.name, role_name)
+            return EffectiveSetting(key, g_role.value, GROUP_ROLE, label, False)
         if g_all is not None:
-            return EffectiveSetting(key, g_all.value, GROUP, f"set on group {group.name}", False)
+            return EffectiveSetting(
+                key, g_all.value, GROUP, _source_label(GROUP, group.name), False
+            )
         if p_role is not None:
-            return EffectiveSetting(
-                key,
-                p_role.value,
-                PRODUCT_ROLE,
-                f"inherited from product {product.name}{for_role}",
-                False,
-            )
+            label = _source_label(PRODUCT, product.name, role_name)
+            return EffectiveSetting(key, p_role.value, PRODUCT_ROLE, label, False)
         if p_all is not None:
-            return EffectiveSetting(
-                key, p_all.value, PRODUCT, f"inherited from product {product.name}", False
-            )
-        return EffectiveSetting(key, definition.default, DEFAULT, "registry default", False)
+            label = _source_label(PRODUCT, product.name)
+            return EffectiveSetting(key, p_all.value, PRODUCT, label, False)
+        return EffectiveSetting(
+            key, definition.default, DEFAULT, gettext("registry default"), False
+        )
+
+
+def _source_label(source: str, name: str, role: str | None = None) -> str:
+    """Where a value comes from, in the reader's language ("set on group Kiosks")."""
+    if source == ENFORCED:
+        if role:
+            return gettext("enforced by product %(name)s for %(role)s", name=name, role=role)
+        return gettext("enforced by product %(name)s", name=name)
+    if source == GROUP:
+        if role:
+            return gettext("set on group %(name)s for %(role)s", name=name, role=role)
+        return gettext("set on group %(name)s", name=name)
+    if role:
+        return gettext("inherited from product %(name)s for %(role)s", name=name, role=role)
+    return gettext("inherited from product %(name)s", name=name)
 
 
 def effective_settings(group: ReportingGroup, role: Role | None) -> dict[str, EffectiveSetting]:

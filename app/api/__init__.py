@@ -13,6 +13,7 @@ from app.api import (  # noqa: E402,F401
     assistances,
     audit,
     auth,
+    dashboard,
     devices,
     members,
     openapi,

@@ -3,6 +3,7 @@ download the file, launch Flexxible Tools, end or revoke."""
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -21,7 +22,7 @@ from app.models import Assistance, Device, Membership, User, utcnow
 def _own(assistance: Assistance, operator: User) -> None:
     if assistance.operator_id != operator.id:
         raise refuse(
-            "not_initiator", "Only the operator who started this assistance can do that.", 403
+            "not_initiator", _("Only the operator who started this assistance can do that."), 403
         )
 
 
@@ -57,23 +58,29 @@ def _reveal_once(assistance: Assistance, operator: User) -> dict[str, str]:
     if assistance.type != "unattended":
         raise refuse(
             "not_unattended",
-            "Only unattended assistances have a password; "
-            "interactive ones ask the user's consent instead.",
+            _(
+                "Only unattended assistances have a password; interactive ones ask the user's "
+                "consent instead."
+            ),
         )
     if assistance.revealed_at is not None:
         raise refuse(
             "already_revealed",
-            "The credentials were already shown once; they "
-            "cannot be shown again. End this assistance and start a new one.",
+            _(
+                "The credentials were already shown once; they cannot be shown again. End this "
+                "assistance and start a new one."
+            ),
         )
     if assistance.state not in ("ready", "connected", "disconnected"):
         raise refuse(
             "not_ready",
-            f"The assistance is {assistance.state}: credentials are "
-            "available once the agent has started the service.",
+            _(
+                "The assistance is not ready yet: credentials are available once the agent has "
+                "started the service."
+            ),
         )
     if assistance.sealed_password is None:
-        raise refuse("already_revealed", "The credentials are no longer available.")
+        raise refuse("already_revealed", _("The credentials are no longer available."))
     secret = sealing.open_sealed(SEAL_PURPOSE, assistance.sealed_password)
     assistance.sealed_password = None
     assistance.revealed_at = utcnow()
@@ -93,12 +100,14 @@ def download(assistance: Assistance, operator: User) -> bytes:
     if assistance.state not in ("ready", "connected", "disconnected"):
         raise refuse(
             "not_ready",
-            f"The assistance is {assistance.state}: there is no activation file to download.",
+            _("The assistance is not live: there is no activation file to download."),
             409,
         )
     if assistance.activation_file is None:
         raise refuse(
-            "file_not_ready", "The activation file is being signed; try again in a moment.", 409
+            "file_not_ready",
+            _("The activation file is being signed; try again in a moment."),
+            409,
         )
     audit.record(
         "assistance.file_downloaded",
@@ -120,7 +129,7 @@ def end(assistance: Assistance, actor: User, revoke: bool = False) -> Assistance
         .execution_options(populate_existing=True)
     ).scalar_one()
     if not locked.is_live:
-        raise refuse("not_live", f"The assistance is already {locked.state}.")
+        raise refuse("not_live", _("The assistance has already ended."))
     reason = "revoked by operator" if revoke else "ended by operator"
     state = "cancelled" if locked.connected_at is None else "expired"
     expire(
@@ -154,7 +163,11 @@ def launch_tool(assistance: Assistance, operator: User, membership: Membership, 
     if tool not in TOOLS:
         raise refuse(
             "unknown_tool",
-            f"{tool!r} is not a Flexxible Tool; choose one of {', '.join(TOOLS)}.",
+            _(
+                "%(tool)s is not a Flexxible Tool; choose one of %(tools)s.",
+                tool=repr(tool),
+                tools=", ".join(TOOLS),
+            ),
             400,
         )
     if (why := tools_refusal(assistance, membership)) is not None:

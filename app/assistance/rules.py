@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app
+from flask_babel import gettext as _
 
 from app.agent_settings.resolution import EffectiveSetting
 from app.extensions import db
@@ -21,9 +22,14 @@ MIN_AGENT_DYNAMIC = (24, 9, 2)
 
 @dataclass(frozen=True)
 class Refusal:
+    """Why an assistance cannot start: a stable `code` for programs, a `message` for
+    people (a sentence in the reader's language), and the live assistance that holds the
+    device when that is the reason."""
+
     code: str
     message: str
     status: int = 409
+    assistance_id: int | None = None
 
     def as_dict(self) -> dict[str, str]:
         return {"code": self.code, "message": self.message}
@@ -62,6 +68,19 @@ def live_assistance(device_id: int) -> Assistance | None:
     ).scalar_one_or_none()
 
 
+def live_assistances(device_ids) -> dict[int, Assistance]:
+    """The live assistance of each of these devices that has one (one query)."""
+    ids = sorted(set(device_ids))
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        db.select(Assistance).where(
+            Assistance.device_id.in_(ids), Assistance.state.in_(LIVE_STATES)
+        )
+    ).scalars()
+    return {a.device_id: a for a in rows}
+
+
 def check(
     device: Device,
     requested: str,
@@ -79,75 +98,120 @@ def check(
     if requested not in REQUESTED_TYPES:
         return Refusal(
             "unknown_type",
-            f"{requested!r} is not a remote assistance type; "
-            "choose interactive, unattended or dynamic.",
+            _(
+                "%(type)s is not a remote assistance type; choose interactive, unattended "
+                "or dynamic.",
+                type=repr(requested),
+            ),
             400,
         )
     if not can_start:
         return Refusal(
             "ra_not_permitted",
-            "Your role does not allow starting remote "
-            "assistance (permission ra.start); ask an administrator.",
+            _(
+                "Your role does not allow starting remote assistance (permission ra.start); "
+                "ask an administrator."
+            ),
             403,
         )
     if not device.is_windows:
         return Refusal(
             "not_windows",
-            f"{name} runs {device.os_name or 'an unknown OS'}; "
-            "remote assistance supports Windows devices only.",
+            _(
+                "%(device)s runs %(os)s; remote assistance supports Windows devices only.",
+                device=name,
+                os=device.os_name or _("an unknown operating system"),
+            ),
         )
     version = parse_version(device.agent_version)
     if version < MIN_AGENT:
         return Refusal(
             "agent_too_old",
-            f"{name} runs FlexxAgent {device.agent_version or '?'}; "
-            f"remote assistance needs {_fmt(MIN_AGENT)} or later. Update the agent.",
+            _(
+                "%(device)s runs FlexxAgent %(version)s; remote assistance needs %(needed)s "
+                "or later. Update the agent.",
+                device=name,
+                version=device.agent_version or "?",
+                needed=_fmt(MIN_AGENT),
+            ),
         )
     if requested == "dynamic" and version < MIN_AGENT_DYNAMIC:
         return Refusal(
             "agent_too_old_for_dynamic",
-            f"{name} runs FlexxAgent {device.agent_version}; dynamic remote "
-            f"assistance needs {_fmt(MIN_AGENT_DYNAMIC)} or later. Update the agent, "
-            "or start an interactive or unattended assistance if the group allows.",
+            _(
+                "%(device)s runs FlexxAgent %(version)s; dynamic remote assistance needs "
+                "%(needed)s or later. Update the agent, or start an interactive or unattended "
+                "assistance if the group allows.",
+                device=name,
+                version=device.agent_version,
+                needed=_fmt(MIN_AGENT_DYNAMIC),
+            ),
         )
     enabled = types_setting.value or []
-    where = f"reporting group {group}"
     if not enabled:
         return Refusal(
             "ra_disabled",
-            f"Remote assistance is disabled for {where} "
-            f"({types_setting.label}). An administrator can enable it in Settings → "
-            "Reporting groups → FlexxAgent settings.",
+            _(
+                "Remote assistance is disabled for the reporting group %(group)s (%(source)s). "
+                "An administrator can enable it in Settings → Reporting groups → FlexxAgent "
+                "settings.",
+                group=group,
+                source=types_setting.label,
+            ),
         )
     if enabled == ["dynamic"] and requested != "dynamic":
         return Refusal(
             "dynamic_only",
-            f"{where.capitalize()} is configured for dynamic remote "
-            f"assistance: start a dynamic assistance instead; it chooses interactive "
-            "or unattended from the device's user sessions.",
+            _(
+                "The reporting group %(group)s is configured for dynamic remote assistance: "
+                "start a dynamic assistance instead; it chooses interactive or unattended from "
+                "the device's user sessions.",
+                group=group,
+            ),
         )
     if requested not in enabled:
         return Refusal(
             "type_not_enabled",
-            f"{where.capitalize()} does not allow {requested} "
-            f"remote assistance (it allows {', '.join(enabled)}). Choose an allowed "
-            "type, or ask an administrator to enable it.",
+            _(
+                "The reporting group %(group)s does not allow %(type)s remote assistance (it "
+                "allows %(allowed)s). Choose an allowed type, or ask an administrator to "
+                "enable it.",
+                group=group,
+                type=_type_name(requested),
+                allowed=", ".join(_type_name(t) for t in enabled),
+            ),
         )
     if not online:
         return Refusal(
             "device_offline",
-            f"{name} is offline: its FlexxAgent has not checked in "
-            "recently. It must be online to receive the assistance order.",
+            _(
+                "%(device)s is offline: its FlexxAgent has not checked in recently. It must "
+                "be online to receive the assistance order.",
+                device=name,
+            ),
         )
     if busy is not None:
         return Refusal(
             "device_busy",
-            f"{name} already has a live remote assistance "
-            f"(#{busy.id}, {busy.state}). End it before starting another.",
+            _(
+                "%(device)s already has a live remote assistance (#%(id)s). End it before "
+                "starting another.",
+                device=name,
+                id=busy.id,
+            ),
+            assistance_id=busy.id,
         )
     if requested in ("interactive", "dynamic"):
         return _session_refusal(device, requested, session_key)
     return None
+
+
+def _type_name(ra_type: str) -> str:
+    return {
+        "interactive": _("interactive"),
+        "unattended": _("unattended"),
+        "dynamic": _("dynamic"),
+    }.get(ra_type, ra_type)
 
 
 def _session_refusal(device: Device, requested: str, session_key: str | None) -> Refusal | None:
@@ -156,22 +220,31 @@ def _session_refusal(device: Device, requested: str, session_key: str | None) ->
         if not any(s.session_key == session_key for s in active):
             return Refusal(
                 "session_not_active",
-                f"User session {session_key} is not an active "
-                f"session on {device.hostname}; refresh the sessions and choose "
-                "an active one.",
+                _(
+                    "User session %(session)s is not an active session on %(device)s; refresh "
+                    "the sessions and choose an active one.",
+                    session=session_key,
+                    device=device.hostname,
+                ),
             )
         return None
     if requested == "interactive" and not active:
         return Refusal(
             "no_active_session",
-            f"{device.hostname} has no active user session to "
-            "assist interactively; use unattended (or dynamic) assistance instead.",
+            _(
+                "%(device)s has no active user session to assist interactively; use "
+                "unattended (or dynamic) assistance instead.",
+                device=device.hostname,
+            ),
         )
     if len(active) > 1:
         return Refusal(
             "session_required",
-            f"{device.hostname} has {len(active)} active user "
-            "sessions; choose the session to assist (from the Sessions view).",
+            _(
+                "%(device)s has %(count)s active user sessions; choose the session to assist.",
+                device=device.hostname,
+                count=len(active),
+            ),
         )
     return None
 
@@ -205,19 +278,22 @@ def tools_refusal(
     (SPEC §4: interactive, the flag on for the operator's role in the device's group, and
     the operator's device in the same FlexxAgent environment)."""
     if ra_type != "interactive":
-        return "Flexxible Tools are available in interactive assistance only."
+        return _("Flexxible Tools are available in interactive assistance only.")
     if not tools_flag:
-        return (
-            f"Flexxible Tools are not enabled for the role {role_name} in reporting group "
-            f"{device.reporting_group.name}."
+        return _(
+            "Flexxible Tools are not enabled for the role %(role)s in the reporting group "
+            "%(group)s.",
+            role=role_name,
+            group=device.reporting_group.name,
         )
     if operator_device is None:
-        return "Register your operator device (Profile) to use Flexxible Tools."
+        return _("Register your operator device (Profile) to use Flexxible Tools.")
     if operator_device.environment != device.environment:
-        mine = operator_device.environment or "(none)"
-        theirs = device.environment or "(none)"
-        return (
-            f"Your device is in FlexxAgent environment {mine} and {device.hostname} in "
-            f"{theirs}: they must match."
+        return _(
+            "Your device is in FlexxAgent environment %(mine)s and %(device)s in %(theirs)s: "
+            "they must match.",
+            mine=operator_device.environment or _("(none)"),
+            device=device.hostname,
+            theirs=device.environment or _("(none)"),
         )
     return None

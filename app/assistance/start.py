@@ -7,6 +7,7 @@ import logging
 import secrets
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
@@ -56,8 +57,11 @@ def _context(device: Device, membership: Membership) -> dict:
     }
 
 
-def availability(device: Device, membership: Membership) -> dict[str, Refusal | None]:
-    """Per type, why it cannot start now (None: it can). Same function as the refusal."""
+def availability(
+    device: Device, membership: Membership, session_key: str | None = None
+) -> dict[str, Refusal | None]:
+    """Per type, why it cannot start now (None: it can), for the user session `session_key`
+    when one is chosen. Same function as the refusal."""
     ctx = _context(device, membership)
     return {
         t: rules.check(
@@ -67,6 +71,7 @@ def availability(device: Device, membership: Membership) -> dict[str, Refusal | 
             types_setting=ctx["types_setting"],
             online=ctx["online"],
             busy=ctx["busy"],
+            session_key=session_key,
         )
         for t in ("interactive", "unattended", "dynamic")
     }
@@ -86,7 +91,7 @@ def load_device(device_id: int, membership: Membership) -> Device:
         .where(Device.id == device_id, Device.organization_id == membership.organization_id)
     ).scalar_one_or_none()
     if device is None or not _sees(membership, device):
-        raise refuse("not_found", "No such device.", 404)
+        raise refuse("not_found", _("No such device."), 404)
     return device
 
 
@@ -118,10 +123,10 @@ def start_assistance(
             )
         ).scalar_one_or_none()
         if row is None:
-            raise refuse("not_found", "No such user session.", 404)
+            raise refuse("not_found", _("No such user session."), 404)
         device_id, session_key = row.device_id, row.session_key
     if device_id is None:
-        raise refuse("invalid_request", "Give a device_id or a session_id.", 400)
+        raise refuse("invalid_request", _("Give a device_id or a session_id."), 400)
     device = load_device(device_id, membership)
     ctx = _context(device, membership)
     refusal = rules.check(
@@ -191,7 +196,10 @@ def start_assistance(
             online=True,
             session_key=session_key,
             busy=rules.live_assistance(device.id),
-        ) or Refusal("device_busy", f"{device.hostname} already has a live remote assistance.")
+        ) or Refusal(
+            "device_busy",
+            _("%(device)s already has a live remote assistance.", device=device.hostname),
+        )
         _record_refusal(operator, device, requested_type, refusal)
         raise AssistanceRefused(refusal) from None
 
@@ -260,7 +268,7 @@ def _operator_device(
     if device is None or not _sees(membership, device):
         raise refuse(
             "invalid_operator_device",
-            "The operator device is not a device of this organization you can see.",
+            _("The operator device is not a device of this organization you can see."),
             400,
         )
     return device

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from app import audit
@@ -78,7 +79,10 @@ def _join_as_signed_in_user(found, context):
     db.session.commit()
     forget_session_access()
     switch_org(found.organization_id)
-    flash(f"You joined {found.organization.name} as {found.role.name}.", "success")
+    flash(
+        _("You joined %(org)s as %(role)s.", org=found.organization.name, role=found.role.name),
+        "success",
+    )
     return redirect(url_for("portal.home"))
 
 
@@ -90,7 +94,7 @@ def _create_account(found, context):
     if not context["sso_only"]:
         password = request.form.get("password", "")
         if password != request.form.get("confirm", ""):
-            flash("The passwords differ.", "error")
+            flash(_("The passwords differ."), "error")
             return _page("auth/invitation_new_account.html", 400, name=name, **context)
     try:
         user = invitations.accept_with_new_account(found, name, password)
@@ -104,7 +108,10 @@ def _create_account(found, context):
     org = found.organization
     if context["sso_only"]:
         db.session.commit()
-        flash(f"Your account is ready. Sign in with {org.name}'s single sign-on.", "success")
+        flash(
+            _("Your account is ready. Sign in with the single sign-on of %(org)s.", org=org.name),
+            "success",
+        )
         return redirect(url_for("auth.sso_start", org=org.slug))
     audit.record(
         "auth.login",
@@ -114,5 +121,7 @@ def _create_account(found, context):
     )
     sign_in(user)
     db.session.commit()
-    flash(f"Welcome! You joined {org.name} as {found.role.name}.", "success")
+    flash(
+        _("Welcome! You joined %(org)s as %(role)s.", org=org.name, role=found.role.name), "success"
+    )
     return redirect(url_for("portal.home"))

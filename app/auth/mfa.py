@@ -4,6 +4,7 @@ authenticator on the profile."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.auth import bp
@@ -51,7 +52,13 @@ def mfa_verify():
             db.session.commit()
             if method == "recovery_code":
                 left = mfa.recovery_codes_left(user.id)
-                flash(f"Recovery code used; {left} left. Make new ones on your profile.", "info")
+                flash(
+                    _(
+                        "Recovery code used; %(left)s left. Make new ones on your profile.",
+                        left=left,
+                    ),
+                    "info",
+                )
             return redirect(_next())
     return render_template(
         "auth/mfa_verify.html", next=request.values.get("next", ""), sign_in_step=True
@@ -66,7 +73,7 @@ def mfa_enroll():
     if mfa.is_enrolled(user.id):
         if state is not None and state.mfa == access.MFA_VERIFY:
             return redirect(url_for("auth.mfa_verify", next=request.values.get("next")))
-        flash("Your authenticator app is already set up.", "info")
+        flash(_("Your authenticator app is already set up."), "info")
         return redirect(url_for("portal.profile"))
     required = state is not None and state.mfa == access.MFA_ENROLL
     status = 200
@@ -125,8 +132,10 @@ def mfa_remove():
     user = current_user._get_current_object()
     if access.mfa_required_for(user):
         flash(
-            "Your organization requires a second factor, so you cannot remove your "
-            "authenticator app. To move to a new phone, ask a platform admin to reset it.",
+            _(
+                "Your organization requires a second factor, so you cannot remove your "
+                "authenticator app. To move to a new phone, ask a platform admin to reset it."
+            ),
             "error",
         )
         return render_profile(409)
@@ -138,5 +147,5 @@ def mfa_remove():
         return render_profile(exc.status)
     mfa.remove(user, reason="by_user", actor=user)
     db.session.commit()
-    flash("Your authenticator app was removed; sign-in asks only for your password.", "success")
+    flash(_("Your authenticator app was removed; sign-in asks only for your password."), "success")
     return redirect(url_for("portal.profile"))

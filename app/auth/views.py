@@ -5,12 +5,16 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user, login_user, logout_user
 
 from app import audit
 from app.auth import bp
 from app.auth.forms import LoginForm
 from app.extensions import db
+from app.i18n import LANGUAGE_SESSION_KEY
 from app.people.signin import (
     LoginThrottled,
     PasswordSignInDisabled,
@@ -20,8 +24,8 @@ from app.people.signin import (
 )
 from app.security import SESSION_TOKEN_KEY
 
-GENERIC_FAILURE = "Invalid e-mail or password."
-SSO_REQUIRED = 'Your organization signs in with single sign-on: use "Sign in with SSO" below.'
+GENERIC_FAILURE = _l("Invalid e-mail or password.")
+SSO_REQUIRED = _l('Your organization signs in with single sign-on: use "Sign in with SSO" below.')
 
 
 def safe_next(target: str | None) -> str | None:
@@ -47,7 +51,10 @@ def landing_url():
 def sign_in(user, **session_options) -> None:
     """Open a session for `user` (caller commits). The cookie session is rotated: nothing
     from the anonymous session survives into the signed-in one."""
+    language = session.get(LANGUAGE_SESSION_KEY)
     session.clear()
+    if language:  # chosen on the sign-in page: keep speaking it
+        session[LANGUAGE_SESSION_KEY] = language
     session[SESSION_TOKEN_KEY] = start_session(
         user, request.remote_addr or "", request.headers.get("User-Agent", ""), **session_options
     )
@@ -69,15 +76,22 @@ def login():
         except LoginThrottled as exc:
             db.session.commit()
             minutes = max(1, round(exc.retry_after / 60))
-            flash(f"Too many failed sign-ins. Try again in about {minutes} minute(s).", "error")
+            flash(
+                ngettext(
+                    "Too many failed sign-ins. Try again in about %(num)s minute.",
+                    "Too many failed sign-ins. Try again in about %(num)s minutes.",
+                    minutes,
+                ),
+                "error",
+            )
             return render_template("auth/login.html", form=form), 429
         except PasswordSignInDisabled:
             db.session.commit()
-            flash(SSO_REQUIRED, "error")
+            flash(str(SSO_REQUIRED), "error")
             return render_template("auth/login.html", form=form), 403
         if user is None:
             db.session.commit()
-            flash(GENERIC_FAILURE, "error")
+            flash(str(GENERIC_FAILURE), "error")
             status = 401
         else:
             sign_in(user)
@@ -99,5 +113,5 @@ def logout():
     db.session.commit()
     logout_user()
     session.clear()
-    flash("You have been signed out.", "info")
+    flash(_("You have been signed out."), "info")
     return redirect(url_for("auth.login"))

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.core.listing import FilterError, Page, escape_like, int_arg, page_number
 from app.extensions import db
@@ -76,7 +76,7 @@ def devices_page(
     devices = (
         db.session.execute(
             select(Device)
-            .options(joinedload(Device.reporting_group))
+            .options(joinedload(Device.reporting_group), selectinload(Device.sessions))
             .where(*conditions)
             .order_by(Device.hostname, Device.id)
             .limit(page_size)

@@ -38,6 +38,8 @@ class Organization(Base):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     mfa_policy: Mapped[str] = mapped_column(String(16), default="off", server_default="off")
+    # IANA zone: times are shown in it to members who chose none of their own.
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
 
     products: Mapped[list[Product]] = relationship(
         back_populates="organization", order_by="Product.name"

@@ -54,9 +54,17 @@ class _PortalHandler(logging.StreamHandler):
     """The handler this app installs (handlers someone else installed are left alone)."""
 
 
+# Request lines and each job's start and end: useful when debugging, noise otherwise (they
+# buried `make run`'s start-up messages). Our own request line is at DEBUG too.
+CHATTY_LOGGERS = ("werkzeug", "rq.worker", "rq.scheduler", "rq.queue", "gunicorn.access")
+
+
 def configure_logging(level: str, fmt: str) -> None:
     root = logging.getLogger()
     root.setLevel(level)
+    if logging.getLevelName(str(level).upper()) != logging.DEBUG:
+        for name in CHATTY_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
     if not root.handlers:
         root.addHandler(_PortalHandler())
     for handler in root.handlers:

@@ -23,6 +23,7 @@ from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
+from flask_babel import force_locale, gettext, ngettext
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -200,17 +201,38 @@ def send_mail(invitation: Invitation, raw: str) -> None:
     """E-mail the link (raises mail.MailError). Call after the invitation is committed."""
     org, role = invitation.organization, invitation.role
     inviter = invitation.invited_by
-    who = (inviter.name or inviter.email) if inviter else "An administrator"
     days = max(1, round(current_app.config["INVITATION_TTL_SECONDS"] / 86400))
-    body = (
-        f"{who} invites you to join {org.name} on the FlexxAgent Portal as {role.name}.\n\n"
-        f"Accept the invitation here (the link works once, for {days} day(s)):\n\n"
-        f"    {link_for(raw)}\n\n"
-        "If you already have an account with this e-mail address, you will be asked to\n"
-        "sign in to it; otherwise you will choose a password.\n\n"
-        "If you did not expect this invitation, ignore this message.\n"
-    )
-    mail.send(invitation.email, f"Invitation to join {org.name}", body)
+    # The recipient's language when they already chose one, else the inviter's.
+    invitee = db.session.execute(
+        select(User).where(User.email == invitation.email)
+    ).scalar_one_or_none()
+    language = (invitee.language if invitee else None) or (inviter.language if inviter else None)
+    with force_locale(language or "en"):
+        who = (inviter.name or inviter.email) if inviter else gettext("An administrator")
+        body = (
+            gettext(
+                "%(who)s invites you to join %(org)s on the FlexxAgent Portal as %(role)s.",
+                who=who,
+                org=org.name,
+                role=role.name,
+            )
+            + "\n\n"
+            + ngettext(
+                "Accept the invitation here (the link works once, for %(num)s day):",
+                "Accept the invitation here (the link works once, for %(num)s days):",
+                days,
+            )
+            + f"\n\n    {link_for(raw)}\n\n"
+            + gettext(
+                "If you already have an account with this e-mail address, you will be asked "
+                "to sign in to it; otherwise you will choose a password."
+            )
+            + "\n\n"
+            + gettext("If you did not expect this invitation, ignore this message.")
+            + "\n"
+        )
+        subject = gettext("Invitation to join %(org)s", org=org.name)
+    mail.send(invitation.email, subject, body)
 
 
 # --- the invitee's side ---------------------------------------------------------------

@@ -23,6 +23,7 @@ import time
 import pyotp
 import segno
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import delete, func, select, update
 
@@ -300,9 +301,9 @@ def remove(user: User, *, reason: str, actor: User | None = None, actor_label: s
 # --- organization policy --------------------------------------------------------------
 
 POLICY_LABELS = {
-    "off": "Not required (members may still turn it on for themselves)",
-    "ra_start": "Required for members whose role can start remote assistance (ra.start)",
-    "all": "Required for every member",
+    "off": _l("Not required (members may still turn it on for themselves)"),
+    "ra_start": _l("Required for members whose role can start remote assistance (ra.start)"),
+    "all": _l("Required for every member"),
 }
 
 

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
-# permission -> plain-language label shown to admins
+from flask_babel import lazy_gettext as _l
+
+# permission -> plain-language label shown to admins (translated when shown)
 PERMISSIONS: dict[str, str] = {
-    "org.manage": "Manage the organization (products, reporting groups, enrollment, SSO)",
-    "product.configure": "Configure products' FlexxAgent settings",
-    "group.configure": "Configure reporting groups' FlexxAgent settings",
-    "roles.manage": "Create, edit and delete roles",
-    "roles.assign": "Assign roles to users",
-    "users.manage": "Add, edit and deactivate users",
-    "devices.view": "See devices and user sessions",
-    "ra.start": "Start remote assistance",
-    "audit.view": "Read the audit log",
+    "org.manage": _l("Manage the organization (products, reporting groups, enrollment, SSO)"),
+    "product.configure": _l("Configure products' FlexxAgent settings"),
+    "group.configure": _l("Configure reporting groups' FlexxAgent settings"),
+    "roles.manage": _l("Create, edit and delete roles"),
+    "roles.assign": _l("Assign roles to users"),
+    "users.manage": _l("Add, edit and deactivate users"),
+    "devices.view": _l("See devices and user sessions"),
+    "ra.start": _l("Start remote assistance"),
+    "audit.view": _l("Read the audit log"),
 }
 
 ALL_PERMISSIONS = frozenset(PERMISSIONS)
+
+# The built-in roles' names as shown to people whose role still has its original name.
+BUILTIN_ROLE_LABELS = {
+    "org_admin": _l("Organization Admin"),
+    "product_owner": _l("Product Owner"),
+    "helpdesk_lead": _l("Helpdesk Lead"),
+    "operator": _l("Operator"),
+    "auditor": _l("Auditor"),
+}
 
 # key -> (display name, permissions). The key never changes; the name is what users see.
 BUILTIN_ROLES: dict[str, tuple[str, frozenset[str]]] = {

@@ -12,6 +12,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
@@ -30,6 +31,7 @@ from app.extensions import db
 from app.models import Assistance, Device, DeviceSession, OperatorDevice
 from app.models.assistance import LIVE_STATES, STATES
 from app.portal import bp
+from app.portal.labels import label
 from app.tenancy import (
     can_see_group,
     current_membership,
@@ -91,12 +93,25 @@ def start_assist(device_id: int):
             device = _device(device_id)
         else:
             return redirect(url_for("portal.assistance_page", assistance_id=assistance.id))
+    pickable = [s for s in device.sessions if s.state == "active"]
+    if session is None and request.form.get("session", "").isdigit():
+        session_key = next(
+            (s.session_key for s in pickable if s.id == int(request.form["session"])), None
+        )
+    else:
+        session_key = session.session_key if session else None
+    options = availability(device, current_membership, session_key=session_key)
+    available = [t for t, refusal in options.items() if refusal is None]
+    wanted = request.form.get("type")
     return render_template(
         "workspaces/assist.html",
         device=device,
         session=session,
+        pickable=pickable,
         error=error,
-        options=availability(device, current_membership),
+        options=options,
+        available=available,
+        chosen=wanted if wanted in available else next(iter(available), None),
         operator_device=operator_device_of(current_user.id, current_org.id),
     ), status
 
@@ -175,7 +190,7 @@ def assistance_tool(assistance_id: int):
         launch_tool(
             _assistance(assistance_id), _me(), current_membership._get_current_object(), tool
         )
-        flash(f"{tool} launched on the device.", "success")
+        flash(_("%(tool)s launched on the device.", tool=label("tool", tool)), "success")
     except AssistanceRefused as exc:
         db.session.rollback()
         flash(exc.refusal.message, "error")
@@ -245,7 +260,7 @@ def set_operator_device():
                 target=("User", current_user.id),
             )
         db.session.commit()
-        flash("Operator device cleared: activation files will be .exe.", "success")
+        flash(_("Operator device cleared: activation files will be .exe."), "success")
         return redirect(url_for("portal.profile"))
     matches = [
         d
@@ -259,8 +274,11 @@ def set_operator_device():
     ]
     if len(matches) != 1:
         flash(
-            f"No single device named {hostname} in {current_org.name}: check the hostname "
-            "in Workspaces.",
+            _(
+                "No single device named %(host)s in %(org)s: check the hostname in Workspaces.",
+                host=hostname,
+                org=current_org.name,
+            ),
             "error",
         )
         return redirect(url_for("portal.profile")), 303
@@ -278,5 +296,11 @@ def set_operator_device():
         details={"hostname": device.hostname},
     )
     db.session.commit()
-    flash(f"{device.hostname} is your operator device: activation files will be .flxra.", "success")
+    flash(
+        _(
+            "%(host)s is your operator device: activation files will be .flxra.",
+            host=device.hostname,
+        ),
+        "success",
+    )
     return redirect(url_for("portal.profile"))

@@ -15,6 +15,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from app import audit
@@ -22,6 +23,7 @@ from app.audit import viewer
 from app.audit.retention import RetentionError, set_retention
 from app.core.listing import FilterError
 from app.extensions import db
+from app.portal import audit_sentences as sentences
 from app.portal import bp
 from app.tenancy import current_org, permission_required
 
@@ -31,7 +33,9 @@ from app.tenancy import current_org, permission_required
 def audit_log_page():
     try:
         filters = viewer.parse_filters(request.args)
-        page = viewer.audit_page(current_org.id, request.args, page_size=viewer.PAGE_SIZE)
+        page = viewer.audit_page(
+            current_org.id, request.args, page_size=viewer.PAGE_SIZE, hide_signins=True
+        )
     except FilterError as exc:
         abort(400, description=exc.message)
     return render_template(
@@ -40,6 +44,8 @@ def audit_log_page():
         args=request.args,
         export_args=filters.as_args(),
         choices=viewer.filter_choices(current_org.id),
+        show_signins=viewer.shows_signins(request.args),
+        describe=sentences.describer(page.items),
     )
 
 
@@ -85,9 +91,9 @@ def audit_retention():
         ), 400
     db.session.commit()
     flash(
-        f"Audit events are kept {org.audit_retention_days} days."
+        _("Audit events are kept %(days)s days.", days=org.audit_retention_days)
         if changed
-        else "Nothing changed.",
+        else _("Nothing changed."),
         "success",
     )
     return redirect(url_for("portal.organization_settings", tab="audit"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -78,5 +79,11 @@ def revoke_enrollment(token_id: int):
     token = get_in_org_or_404(EnrollmentToken, token_id)
     revoke_enrollment_token(token, actor=current_user._get_current_object())
     db.session.commit()
-    flash(f"Enrollment token {token.name} revoked; enrolled devices keep working.", "success")
+    flash(
+        _(
+            "Enrollment token %(name)s revoked; enrolled devices keep working.",
+            name=token.name,
+        ),
+        "success",
+    )
     return redirect(url_for("portal.enrollment_tokens"))

@@ -4,6 +4,8 @@ invitations, send them again and withdraw them."""
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from app.core.mail import MailError
@@ -13,8 +15,8 @@ from app.people import invitations
 from app.portal import bp
 from app.tenancy import current_org, get_in_org_or_404, permission_required
 
-MAIL_FAILED = (
-    "The invitation to {email} was saved, but the e-mail could not be sent. "
+MAIL_FAILED = _l(
+    "The invitation to %(email)s was saved, but the e-mail could not be sent. "
     "Check the mail settings, then use Send again."
 )
 
@@ -23,7 +25,7 @@ def _mail(invitation: Invitation, raw: str) -> bool:
     try:
         invitations.send_mail(invitation, raw)
     except MailError:
-        flash(MAIL_FAILED.format(email=invitation.email), "error")
+        flash(str(MAIL_FAILED) % {"email": invitation.email}, "error")
         return False
     return True
 
@@ -53,11 +55,11 @@ def _apply(action, done):
     return redirect(url_for("portal.invitation_list")), 303
 
 
-def _sent(message: str):
+def _sent(message):
     def done(result):
         invitation, raw = result
         if _mail(invitation, raw):
-            flash(message.format(email=invitation.email), "success")
+            flash(str(message) % {"email": invitation.email}, "success")
 
     return done
 
@@ -72,7 +74,7 @@ def invitation_list():
         lambda: invitations.create_invitation(
             current_user._get_current_object(), current_org, request.form.get("email", ""), role
         ),
-        _sent("Invitation sent to {email}."),
+        _sent(_l("Invitation sent to %(email)s.")),
     )
 
 
@@ -82,7 +84,7 @@ def resend_invitation(invitation_id: int):
     invitation = get_in_org_or_404(Invitation, invitation_id)
     return _apply(
         lambda: (invitation, invitations.resend(current_user._get_current_object(), invitation)),
-        _sent("A new link was sent to {email}; the old one no longer works."),
+        _sent(_l("A new link was sent to %(email)s; the old one no longer works.")),
     )
 
 
@@ -92,8 +94,11 @@ def revoke_invitation(invitation_id: int):
     invitation = get_in_org_or_404(Invitation, invitation_id)
     return _apply(
         lambda: invitations.revoke(current_user._get_current_object(), invitation),
-        lambda _: flash(
-            f"The invitation of {invitation.email} was withdrawn; its link no longer works.",
+        lambda _result: flash(
+            _(
+                "The invitation of %(email)s was withdrawn; its link no longer works.",
+                email=invitation.email,
+            ),
             "success",
         ),
     )

@@ -7,6 +7,8 @@ escalation) and render; a refusal shows the form again with the reason.
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -125,7 +127,7 @@ def new_role():
         db.session.commit()
     except RoleChangeRefused as exc:
         return _refused(exc, lambda status: _role_form(None, posted, status))
-    flash(f"Role {role.name} created.", "success")
+    flash(_("Role %(name)s created.", name=role.name), "success")
     return redirect(url_for("portal.roles"))
 
 
@@ -143,7 +145,9 @@ def edit_role(role_id: int):
         return _refused(
             exc, lambda status: _role_form(get_in_org_or_404(Role, role_id), posted, status)
         )
-    flash(f"Role {role.name} saved." if changed else "Nothing changed.", "success")
+    flash(
+        _("Role %(name)s saved.", name=role.name) if changed else _("Nothing changed."), "success"
+    )
     return redirect(url_for("portal.roles"))
 
 
@@ -177,10 +181,19 @@ def delete_role_page(role_id: int):
     except IntegrityError:
         # Someone was given the role while we moved its members: nothing was deleted.
         db.session.rollback()
-        flash(f"{name} was given to someone meanwhile; try again.", "error")
+        flash(_("%(name)s was given to someone meanwhile; try again.", name=name), "error")
         return page(409)
-    moved_text = f"; {moved} member(s) now hold {replacement.name}" if moved else ""
-    flash(f"Role {name} deleted{moved_text}.", "success")
+    if moved:
+        message = ngettext(
+            "Role %(name)s deleted; %(num)s member now holds %(other)s.",
+            "Role %(name)s deleted; %(num)s members now hold %(other)s.",
+            moved,
+            name=name,
+            other=replacement.name,
+        )
+    else:
+        message = _("Role %(name)s deleted.", name=name)
+    flash(message, "success")
     return redirect(url_for("portal.roles"))
 
 
@@ -238,5 +251,10 @@ def assign_member_role(membership_id: int):
         db.session.commit()
     except RoleChangeRefused as exc:
         return _refused(exc, _members_page)
-    flash(f"{email} is now {role.name}." if changed else "Nothing changed.", "success")
+    flash(
+        _("%(email)s is now %(role)s.", email=email, role=role.name)
+        if changed
+        else _("Nothing changed."),
+        "success",
+    )
     return redirect(url_for("portal.members"))

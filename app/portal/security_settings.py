@@ -4,6 +4,7 @@ sign-on (OpenID Connect) provider."""
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.extensions import db
@@ -69,7 +70,7 @@ def mfa_policy():
         flash(exc.message, "error")
         return render_security_page(exc.status)
     db.session.commit()
-    flash("MFA policy saved." if changed else "Nothing changed.", "success")
+    flash(_("MFA policy saved.") if changed else _("Nothing changed."), "success")
     return redirect(url_for("portal.security_settings")), 303
 
 
@@ -107,5 +108,5 @@ def sso_settings():
         flash(exc.message, "error")
         return render_security_page(exc.status)
     db.session.commit()
-    flash("Single sign-on saved." if changed else "Nothing changed.", "success")
+    flash(_("Single sign-on saved.") if changed else _("Nothing changed."), "success")
     return redirect(url_for("portal.security_settings")), 303

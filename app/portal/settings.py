@@ -4,9 +4,11 @@ FlexxAgent settings (SPEC §3 menu paths)."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from app import audit
 from app.agent_settings import registry
 from app.agent_settings.resolution import StoredValues
 from app.agent_settings.service import (
@@ -16,6 +18,7 @@ from app.agent_settings.service import (
     stored_values,
 )
 from app.extensions import db
+from app.i18n import is_time_zone, time_zones
 from app.models import AuditEvent, Product, ReportingGroup, Role
 from app.portal import bp
 from app.portal.settings_form import cell_name, cells, parse_form
@@ -77,9 +80,11 @@ def _save(apply, redirect_to: str, fail_template: str, **context):
     except SettingsError as exc:
         db.session.rollback()
         flash(exc.message, "error")
+        # Every other edit of the form is shown again as it was sent, not lost.
+        context["posted"] = request.form
         return render_template(fail_template, error_field=exc.field, **context), exc.status
     db.session.commit()
-    flash("Settings saved." if changed else "Nothing changed.", "success")
+    flash(_("Settings saved.") if changed else _("Nothing changed."), "success")
     return redirect(redirect_to)
 
 
@@ -108,7 +113,31 @@ def organization_settings():
         products=products,
         tab=request.args.get("tab", "products"),
         days=None,
+        time_zones=time_zones(),
     )
+
+
+@bp.route("/settings/organization/time-zone", methods=["POST"])
+@permission_required("org.manage")
+def organization_time_zone():
+    """The zone times are shown in to members who chose none of their own."""
+    zone = request.form.get("time_zone", "")
+    if not is_time_zone(zone):
+        abort(400, description=_("Choose a time zone from the list."))
+    org = current_org._get_current_object()
+    if org.time_zone != zone:
+        audit.record(
+            "organization.time_zone_changed",
+            organization_id=org.id,
+            target=org,
+            details={"before": org.time_zone, "after": zone},
+        )
+        org.time_zone = zone
+        db.session.commit()
+        flash(_("Time zone saved."), "success")
+    else:
+        flash(_("Nothing changed."), "success")
+    return redirect(url_for("portal.organization_settings")), 303
 
 
 def _settings_page(scope, roles, template: str, redirect_to: str, can_edit: bool, **context):

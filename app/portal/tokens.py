@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -44,5 +45,5 @@ def revoke_api_token(token_id: int):
         abort(404)
     api_tokens.revoke(token)
     db.session.commit()
-    flash(f"Token {token.name} revoked.", "success")
+    flash(_("Token %(name)s revoked.", name=token.name), "success")
     return redirect(url_for("portal.profile"))

@@ -6,6 +6,7 @@ from flask import abort, render_template, request
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.agent_settings.resolution import effective_settings
+from app.assistance.rules import live_assistances
 from app.core.listing import FilterError
 from app.fleet.checkin import last_seen
 from app.fleet.orders import recent_orders
@@ -37,6 +38,7 @@ def devices():
     return render_template(
         "workspaces/devices.html",
         page=page,
+        live_by_device=live_assistances(d.id for d in page.items),
         args=request.args,
         choices=filter_choices(current_org.id, visible_groups=visible),
     )
@@ -57,6 +59,7 @@ def device(device_id: int):
         orders=recent_orders(device.id),
         settings=effective_settings(device.reporting_group, role),
         role=role,
+        live=live_assistances([device.id]).get(device.id),
     )
 
 

@@ -84,7 +84,9 @@ def run_worker(app: Flask, queues=ALL_QUEUES, burst: bool = False) -> None:
                     [Queue(q, connection=connection) for q in queues], connection=connection
                 )
                 worker.flask_app = app
-                worker.work(burst=burst)
+                # RQ logs every job at INFO; at DEBUG only.
+                debug = str(app.config["LOG_LEVEL"]).upper() == "DEBUG"
+                worker.work(burst=burst, logging_level="DEBUG" if debug else "WARNING")
                 backoff = 1.0
             except RedisError as exc:
                 log.warning("worker: Redis unavailable (%s); retrying", type(exc).__name__)

@@ -28,7 +28,8 @@
     const out = live && live.querySelector("[data-countdown]");
     if (!out || !live.dataset.deadline) return;
     const left = Math.max(0, Math.round((Date.parse(live.dataset.deadline) - Date.now()) / 1000));
-    out.textContent = Math.floor(left / 60) + " min " + String(left % 60).padStart(2, "0") + " s";
+    out.textContent = Math.floor(left / 60) + " " + (container.dataset.min || "min") + " " +
+      String(left % 60).padStart(2, "0") + " " + (container.dataset.s || "s");
   }
 
   async function refresh() {

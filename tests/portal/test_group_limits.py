@@ -91,7 +91,7 @@ def _hostnames(html):
 def test_limited_operator_lists_only_devices_of_their_groups(kiosk_browser, fleet):
     html = kiosk_browser.get("/workspaces/devices").get_data(as_text=True)
     assert _hostnames(html) == ["KIOSK-01"]
-    assert "1 result(s)" in html
+    assert "1 result<" in html
 
 
 def test_unlimited_operator_lists_every_device_of_the_organization(make_browser, fleet):

@@ -180,7 +180,7 @@ def test_unused_role_is_deleted_and_audited(app, admin, acme):
 
 def test_deleting_a_role_in_use_asks_for_a_replacement(app, admin, acme):
     page = admin.get(f"/settings/roles/{acme.night_shift}/delete").get_data(as_text=True)
-    assert "2 member(s) hold this role" in page and 'name="replacement_id"' in page
+    assert "2 members hold this role" in page and 'name="replacement_id"' in page
     before = world(app)
     response = admin.submit(f"/settings/roles/{acme.night_shift}/delete", {})
     assert response.status_code == 409

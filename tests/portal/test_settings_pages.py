@@ -157,9 +157,11 @@ def test_history_shows_before_and_after(app, browser, admin):
     browser.submit(url, {"val:proxy_url": "set", "text:proxy_url": "http://one:1"})
     browser.submit(url, {"val:proxy_url": "set", "text:proxy_url": "http://two:2"})
     html = browser.get(url + "/history").get_data(as_text=True)
-    assert html.count("proxy_url") == 2
-    assert '"http://one:1"' in html and '"http://two:2"' in html
-    assert "<em>inherit</em>" in html  # the first change's "before"
+    # In words: the setting's label and the values as people read them.
+    assert html.count('<td data-label="Setting">Proxy URL</td>') == 2
+    assert "proxy_url" not in html
+    assert ">http://one:1<" in html and ">http://two:2<" in html
+    assert "<em>inherited</em>" in html  # the first change's "before"
 
 
 def test_other_orgs_settings_pages_are_404(app, browser, admin):

@@ -146,7 +146,7 @@ def test_device_page_shows_facts_sessions_orders_and_settings(app, browser, acme
         db.session.commit()
     browser.login(acme["operator"], factories.PASSWORD)
     html = browser.get(f"/workspaces/devices/{acme['laptop']}").get_data(as_text=True)
-    assert "LAPTOP-01" in html and "alice" in html and "ra.end" in html
+    assert "LAPTOP-01" in html and "alice" in html and "End the assistance" in html
     assert "Remote assistance" in html and "registry default" in html
     assert "Operations" in html
 

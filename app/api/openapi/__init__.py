@@ -13,6 +13,7 @@ from flask import current_app, jsonify
 
 from app.api import bp
 from app.api.openapi.components import components
+from app.api.openapi.dashboard import dashboard_paths, dashboard_schemas
 from app.api.openapi.paths import paths
 
 
@@ -28,9 +29,13 @@ def build_document() -> dict[str, Any]:
         },
         "servers": [{"url": current_app.config["PORTAL_URL"] + "/api/v1"}],
         "security": [{"bearer": []}, {"session": []}],
-        "paths": paths(),
-        "components": components(),
+        "paths": {**paths(), **dashboard_paths()},
+        "components": _with_schemas(components(), dashboard_schemas()),
     }
+
+
+def _with_schemas(parts: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
+    return {**parts, "schemas": {**parts["schemas"], **schemas}}
 
 
 @bp.get("/openapi.json")

@@ -21,7 +21,7 @@ def _setting_value_schemas() -> dict[str, Any]:
     return {
         "type": "object",
         "properties": {
-            d.key: {**schemas[d.kind], "description": d.description} for d in registry.SETTINGS
+            d.key: {**schemas[d.kind], "description": str(d.description)} for d in registry.SETTINGS
         },
     }
 

@@ -1,0 +1,1 @@
+from tests.assistance.conftest import as_worker, world  # noqa: F401  (the same fleet)
