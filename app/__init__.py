@@ -34,6 +34,11 @@ def create_app(config: Config | str | None = None, **overrides) -> Flask:
         os.makedirs(app.instance_path, exist_ok=True)
     logging.basicConfig(level=app.config["LOG_LEVEL"])
 
+    from app import web_input
+
+    # First: the JSON limits, the bounded `int` converter and the bad-character guard
+    # apply to every route and run before any other hook.
+    web_input.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
     login_manager.init_app(app)

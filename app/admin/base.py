@@ -23,6 +23,7 @@ from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 
 from app import audit
+from app.core.listing import MAX_ID
 from app.extensions import db
 from app.tenancy import get_current_org, has_permission
 
@@ -53,9 +54,12 @@ def scoped_query(model):
 
 def _parse_pk(ident: Any) -> int:
     try:
-        return int(ident)
+        pk = int(ident)
     except (TypeError, ValueError):
         abort(404)
+    if not 1 <= pk <= MAX_ID:
+        abort(404)
+    return pk
 
 
 def changes_of(model) -> dict[str, dict[str, Any]]:

@@ -6,21 +6,16 @@ from flask import current_app, g, jsonify, request
 from redis.exceptions import RedisError
 
 from app.agent_api import bp
-from app.agent_api.schemas import BodyError, CheckinBody, EnrollBody, ResultBody, parse
+from app.agent_api.schemas import CheckinBody, EnrollBody, ResultBody
 from app.errors import json_error
 from app.extensions import csrf, db
 from app.fleet import checkin as checkin_service
 from app.fleet import orders as order_service
 from app.fleet.enrollment import EnrollmentError, enroll
+from app.web_input import parse
 
 csrf.exempt(bp)  # no cookies here: every call carries its own bearer token
 MAX_WAIT_S = 30
-
-
-@bp.errorhandler(BodyError)
-def bad_body(exc: BodyError):
-    db.session.rollback()
-    return json_error(400, exc.message, "invalid_field", field=exc.field)
 
 
 @bp.errorhandler(order_service.OrderError)
@@ -47,16 +42,9 @@ def authenticate():
     return None
 
 
-def _json_body():
-    body = request.get_json(silent=True)
-    if body is None:
-        raise BodyError("body", "send a JSON object (Content-Type: application/json)")
-    return body
-
-
 @bp.post("/enroll")
 def enroll_device():
-    body = parse(EnrollBody, _json_body())
+    body = parse(EnrollBody)
     try:
         device, raw, _created = enroll(body, request.remote_addr or "")
     except EnrollmentError as exc:
@@ -74,7 +62,7 @@ def enroll_device():
 
 @bp.post("/checkin")
 def checkin():
-    body = parse(CheckinBody, _json_body())
+    body = parse(CheckinBody)
     return jsonify(checkin_service.checkin(g.device, body, request.remote_addr or ""))
 
 
@@ -104,7 +92,7 @@ def poll_orders():
 
 @bp.post("/orders/<int:order_id>/result")
 def order_result(order_id: int):
-    body = parse(ResultBody, _json_body())
+    body = parse(ResultBody)
     order = order_service.record_result(g.device, order_id, body.status, body.result, body.error)
     db.session.commit()
     return jsonify({"id": order.id, "status": order.status})

@@ -26,6 +26,7 @@ from app.assistance.start import (
     operator_device_of,
     start_assistance,
 )
+from app.core.listing import int_arg, page_number
 from app.extensions import db
 from app.models import Assistance, Device, DeviceSession, OperatorDevice
 from app.models.assistance import LIVE_STATES, STATES
@@ -67,11 +68,10 @@ def _assistance(assistance_id: int) -> Assistance:
 def start_assist(device_id: int):
     device = _device(device_id)
     session = None
-    if request.values.get("session"):
+    if (session_id := int_arg(request.values, "session")) is not None:
         session = db.session.execute(
             select(DeviceSession).where(
-                DeviceSession.id == request.values.get("session", type=int),
-                DeviceSession.device_id == device.id,
+                DeviceSession.id == session_id, DeviceSession.device_id == device.id
             )
         ).scalar_one_or_none()
         if session is None:
@@ -200,7 +200,7 @@ def assistances():
         conditions.append(Assistance.operator_id == current_user.id)
     if q := args.get("q", "").strip():
         conditions.append(Device.hostname.ilike(f"%{q}%"))
-    page = max(1, args.get("page", 1, type=int) or 1)
+    page = page_number(args)
     base = select(Assistance).join(Assistance.device).where(*conditions)
     total = db.session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
     rows = (

@@ -9,6 +9,8 @@ from app.core import throttle
 from app.errors import json_error
 from app.extensions import csrf, db
 from app.relay import bp, wellknown
+from app.relay.schemas import ConnectBody, ConnectionBody
+from app.web_input import parse
 
 csrf.exempt(bp)
 
@@ -35,25 +37,11 @@ def throttle_ip():
     return None
 
 
-def _body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise RelayRefused(400, "invalid_body", "Send a JSON object.")
-    return body
-
-
 @bp.post("/connect")
 def relay_connect():
-    body = _body()
-    token, password = body.get("activation"), body.get("password")
-    if not isinstance(token, str):
-        raise RelayRefused(
-            400, "invalid_body", "activation must be the activation file's compact JWS."
-        )
-    if password is not None and not isinstance(password, str):
-        raise RelayRefused(400, "invalid_body", "password must be a string.")
-    claims = verify_token(token)
-    assistance, connection_id = connect(claims, password, request.remote_addr or "")
+    body = parse(ConnectBody)
+    claims = verify_token(body.activation)
+    assistance, connection_id = connect(claims, body.password, request.remote_addr or "")
     return jsonify(
         {
             "connection_id": connection_id,
@@ -65,10 +53,8 @@ def relay_connect():
 
 @bp.post("/disconnect")
 def relay_disconnect():
-    connection_id = _body().get("connection_id")
-    if not isinstance(connection_id, str) or not connection_id:
-        raise RelayRefused(400, "invalid_body", "connection_id is required.")
-    assistance = disconnect(connection_id, request.remote_addr or "")
+    body = parse(ConnectionBody)
+    assistance = disconnect(body.connection_id, request.remote_addr or "")
     return jsonify(
         {
             "assistance_id": assistance.id,
