@@ -12,6 +12,7 @@ from app.extensions import csrf, db
 from app.fleet import checkin as checkin_service
 from app.fleet import orders as order_service
 from app.fleet.enrollment import EnrollmentError, enroll
+from app.security import no_store
 from app.web_input import parse
 
 csrf.exempt(bp)  # no cookies here: every call carries its own bearer token
@@ -43,6 +44,7 @@ def authenticate():
 
 
 @bp.post("/enroll")
+@no_store  # the device token
 def enroll_device():
     body = parse(EnrollBody)
     try:

@@ -16,6 +16,7 @@ from app.assistance.start import start_assistance
 from app.errors import json_error
 from app.extensions import db
 from app.models import Assistance
+from app.security import no_store
 from app.tenancy import can_see_group, current_membership, get_in_org_or_404
 from app.web_input import json_object, parse
 
@@ -62,12 +63,14 @@ def get_assistance(assistance_id: int):
 
 
 @bp.post("/assistances/<int:assistance_id>/reveal")
+@no_store
 @require("ra.start")
 def reveal_credentials(assistance_id: int):
     return jsonify(reveal(_assistance(assistance_id), current_user._get_current_object()))
 
 
 @bp.get("/assistances/<int:assistance_id>/activation-file")
+@no_store
 @require("ra.start")
 def activation_file(assistance_id: int):
     assistance = _assistance(assistance_id)
@@ -75,10 +78,7 @@ def activation_file(assistance_id: int):
     return Response(
         content,
         mimetype="application/octet-stream",
-        headers={
-            "Content-Disposition": f'attachment; filename="{files.filename(assistance)}"',
-            "Cache-Control": "no-store",
-        },
+        headers={"Content-Disposition": f'attachment; filename="{files.filename(assistance)}"'},
     )
 
 

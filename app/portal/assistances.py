@@ -31,6 +31,7 @@ from app.extensions import db
 from app.models import Assistance, Device, DeviceSession, OperatorDevice
 from app.models.assistance import LIVE_STATES, STATES
 from app.portal import bp
+from app.security import no_store
 from app.tenancy import (
     can_see_group,
     current_membership,
@@ -128,6 +129,7 @@ def assistance_live(assistance_id: int):
 
 
 @bp.route("/workspaces/assistances/<int:assistance_id>/reveal", methods=["POST"])
+@no_store
 @permission_required("ra.start")
 def assistance_reveal(assistance_id: int):
     try:
@@ -138,6 +140,7 @@ def assistance_reveal(assistance_id: int):
 
 
 @bp.route("/workspaces/assistances/<int:assistance_id>/file")
+@no_store
 @permission_required("ra.start")
 def assistance_file(assistance_id: int):
     a = _assistance(assistance_id)
@@ -149,10 +152,7 @@ def assistance_file(assistance_id: int):
     return Response(
         content,
         mimetype="application/octet-stream",
-        headers={
-            "Content-Disposition": f'attachment; filename="{files.filename(a)}"',
-            "Cache-Control": "no-store",
-        },
+        headers={"Content-Disposition": f'attachment; filename="{files.filename(a)}"'},
     )
 
 

@@ -23,6 +23,7 @@ from app.audit.retention import RetentionError, set_retention
 from app.core.listing import FilterError
 from app.extensions import db
 from app.portal import bp
+from app.security import no_store
 from app.tenancy import current_org, permission_required
 
 
@@ -44,6 +45,7 @@ def audit_log_page():
 
 
 @bp.route("/audit/export.csv")
+@no_store
 @permission_required("audit.view")
 def audit_export():
     try:
@@ -66,7 +68,6 @@ def audit_export():
         mimetype="text/csv",
         headers={
             "Content-Disposition": f'attachment; filename="audit-{current_org.slug}-{stamp}.csv"',
-            "Cache-Control": "no-store",
         },
     )
 

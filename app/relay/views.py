@@ -10,6 +10,7 @@ from app.errors import json_error
 from app.extensions import csrf, db
 from app.relay import bp, wellknown
 from app.relay.schemas import ConnectBody, ConnectionBody
+from app.security import no_store
 from app.web_input import parse
 
 csrf.exempt(bp)
@@ -38,6 +39,7 @@ def throttle_ip():
 
 
 @bp.post("/connect")
+@no_store  # the connection id is the connection's only credential
 def relay_connect():
     body = parse(ConnectBody)
     claims = verify_token(body.activation)
