@@ -6,6 +6,7 @@ import logging
 import os
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import Config, load_config
 from app.extensions import csrf, db, login_manager, migrate, redis_store
@@ -32,6 +33,11 @@ def create_app(config: Config | str | None = None, **overrides) -> Flask:
         )
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:"):
         os.makedirs(app.instance_path, exist_ok=True)
+    if proxies := app.config["TRUSTED_PROXIES"]:
+        # Behind N trusted proxies: request.remote_addr (per-IP throttles, audit, sessions)
+        # and the scheme come from what they forwarded. The Host header is kept: the
+        # portal's public URL is PORTAL_URL, never derived from a forwarded host.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     logging.basicConfig(level=app.config["LOG_LEVEL"])
 
     from app import web_input

@@ -83,6 +83,10 @@ class Config:
         self.RELAY_MAX_CONNECTS_PER_IP = _int(env, "RELAY_MAX_CONNECTS_PER_IP", 30)
         self.RELAY_THROTTLE_WINDOW_SECONDS = _int(env, "RELAY_THROTTLE_WINDOW_SECONDS", 60)
         self.ASSISTANCE_SWEEP_INTERVAL_SECONDS = _int(env, "ASSISTANCE_SWEEP_INTERVAL_SECONDS", 10)
+        # How many proxies in front of the portal set X-Forwarded-For (and -Proto): the
+        # client's address is then the one the outermost trusted proxy saw. 0: the header
+        # is ignored (a client could write anything in it).
+        self.TRUSTED_PROXIES = _int(env, "TRUSTED_PROXIES", 0)
         # "web" or "worker": only a worker (or the key CLI) may load private signing keys.
         self.PROCESS_ROLE = env.get("PORTAL_PROCESS_ROLE", "web")
         self.RA_LAUNCHER_PATH = env.get("RA_LAUNCHER_PATH") or None
@@ -127,6 +131,8 @@ class Config:
 
     def validate(self) -> None:
         """Refuse configurations that must not start."""
+        if self.TRUSTED_PROXIES < 0:
+            raise ConfigError(f"TRUSTED_PROXIES must be 0 or more, got {self.TRUSTED_PROXIES}")
         if self.MAIL_BACKEND not in MAIL_BACKENDS:
             raise ConfigError(
                 f"MAIL_BACKEND must be one of {', '.join(MAIL_BACKENDS)}, got {self.MAIL_BACKEND!r}"
