@@ -12,7 +12,7 @@ from flask import (
     request,
     url_for,
 )
-from flask_login import current_user
+from flask_login import current_user, login_required
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
@@ -37,6 +37,7 @@ from app.tenancy import (
     current_membership,
     current_org,
     get_in_org_or_404,
+    has_permission,
     permission_required,
     visible_group_ids,
 )
@@ -65,9 +66,16 @@ def _assistance(assistance_id: int) -> Assistance:
 
 
 @bp.route("/workspaces/devices/<int:device_id>/assist", methods=["GET", "POST"])
-@permission_required("devices.view")
+@login_required
 def start_assist(device_id: int):
+    # Whether the member may start is the start rules' decision (ra_not_permitted, with
+    # its message), not a decorator's: only seeing the page needs devices.view or ra.start.
+    if current_membership is None:
+        abort(404)
     device = _device(device_id)
+    may_view = has_permission("devices.view") or has_permission("ra.start")
+    if request.method == "GET" and not may_view:
+        abort(403)
     session = None
     if (session_id := int_arg(request.values, "session")) is not None:
         session = db.session.execute(
@@ -88,6 +96,8 @@ def start_assist(device_id: int):
                 session_id=session.id if session else None,
             )
         except AssistanceRefused as exc:
+            if not may_view:  # the refusal, without the device's page
+                abort(exc.refusal.status, description=exc.refusal.message)
             status, error = exc.refusal.status, exc.refusal
             device = _device(device_id)
         else:
