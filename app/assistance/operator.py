@@ -10,7 +10,7 @@ from app.agent_settings.resolution import effective_settings
 from app.assistance import rules
 from app.assistance.lifecycle import expire
 from app.assistance.rules import AssistanceRefused, Refusal, refuse
-from app.assistance.start import SEAL_PURPOSE, TOOLS, operator_device_of
+from app.assistance.start import SEAL_PURPOSE, TOOLS
 from app.core import sealing
 from app.extensions import db
 from app.fleet.orders import create_order
@@ -107,19 +107,35 @@ def end(assistance: Assistance, actor: User, revoke: bool = False) -> Assistance
     return locked
 
 
+def recorded_operator_device(assistance: Assistance) -> Device | None:
+    """The operator device recorded at start: the one the file's `tools` claim was decided
+    for, and so the one every launch is checked against (not the profile's current one)."""
+    if assistance.operator_device_id is None:
+        return None
+    device = db.session.get(Device, assistance.operator_device_id)
+    return device if device and device.organization_id == assistance.organization_id else None
+
+
 def tools_refusal(assistance: Assistance, membership: Membership) -> str | None:
-    """Why Flexxible Tools cannot be launched now, or None (SPEC §4)."""
+    """Why Flexxible Tools cannot be launched now, or None (SPEC §4): the rule of the
+    start, re-checked now for the same operator device, within what the file granted."""
     if assistance.type == "interactive" and assistance.state != "connected":
         return "Flexxible Tools are available while the operator is connected."
     device = db.session.get(Device, assistance.device_id)
     flag = effective_settings(device.reporting_group, membership.role)["flexxible_tools"].value
-    return rules.tools_refusal(
+    why = rules.tools_refusal(
         assistance.type,
         bool(flag),
         membership.role.name,
         device,
-        operator_device_of(assistance.operator_id, assistance.organization_id),
+        recorded_operator_device(assistance),
     )
+    if why is None and not assistance.tools:
+        why = (
+            "This assistance was started without Flexxible Tools (its activation file grants "
+            "none); start a new assistance to use them."
+        )
+    return why
 
 
 def launch_tool(assistance: Assistance, operator: User, membership: Membership, tool: str) -> None:
