@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, abort, jsonify
+from flask import Response, abort, jsonify, request
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
@@ -11,13 +11,20 @@ from app.api.auth import require
 from app.api.schemas import AssistanceEndBody, AssistanceStartBody, ToolLaunchBody
 from app.assistance import files
 from app.assistance.operator import download, end, launch_tool, reveal
+from app.assistance.queries import assistances_page
 from app.assistance.rules import AssistanceRefused
 from app.assistance.start import start_assistance
 from app.errors import json_error
 from app.extensions import db
 from app.models import Assistance
 from app.security import no_store
-from app.tenancy import can_see_group, current_membership, get_in_org_or_404
+from app.tenancy import (
+    can_see_group,
+    current_membership,
+    current_org,
+    get_in_org_or_404,
+    visible_group_ids,
+)
 from app.web_input import json_object, parse
 
 
@@ -56,8 +63,21 @@ def create_assistance():
     return jsonify(assistance.as_json()), 202
 
 
+@bp.get("/assistances")
+@require("ra.start", "ra.manage", "devices.view")
+def list_assistances():
+    # FilterError becomes a 400 naming the field (app.errors).
+    page = assistances_page(
+        current_org.id,
+        request.args,
+        visible_groups=visible_group_ids(),
+        user_id=current_user.id,
+    )
+    return jsonify(page.as_json([a.as_json() for a in page.items]))
+
+
 @bp.get("/assistances/<int:assistance_id>")
-@require("ra.start", "devices.view")
+@require("ra.start", "ra.manage", "devices.view")
 def get_assistance(assistance_id: int):
     return jsonify(_assistance(assistance_id).as_json())
 
@@ -83,10 +103,16 @@ def activation_file(assistance_id: int):
 
 
 @bp.post("/assistances/<int:assistance_id>/end")
-@require("ra.start")
+@require("ra.start", "ra.manage")
 def end_assistance(assistance_id: int):
+    # The initiator, or an ra.manage holder (operator.may_end); others get not_initiator.
     body = parse(AssistanceEndBody, json_object(optional=True))
-    assistance = end(_assistance(assistance_id), current_user._get_current_object(), body.revoke)
+    assistance = end(
+        _assistance(assistance_id),
+        current_user._get_current_object(),
+        current_membership._get_current_object(),
+        body.revoke,
+    )
     return jsonify(assistance.as_json())
 
 

@@ -61,10 +61,12 @@ def expire(
     state: str = "expired",
     actor=None,
     action: str = "assistance.expired",
+    details: dict | None = None,
 ) -> bool:
     """End a live assistance for good: credentials and file dead, file deleted, the agent
     told (stop order for unattended, end order for interactive). Idempotent; the caller
-    holds the row lock and commits. Returns whether this call ended it."""
+    holds the row lock and commits. Returns whether this call ended it. `details` join
+    the audit event's."""
     if not assistance.is_live:
         return False
     end_state(assistance, state, reason)
@@ -80,7 +82,7 @@ def expire(
         target=assistance,
         actor=actor,
         actor_label=None if actor else "system",
-        details={"reason": reason, "state": state},
+        details={"reason": reason, "state": state, **(details or {})},
     )
     return True
 

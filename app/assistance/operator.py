@@ -84,8 +84,24 @@ def download(assistance: Assistance, operator: User) -> bytes:
     return assistance.activation_file
 
 
-def end(assistance: Assistance, actor: User, revoke: bool = False) -> Assistance:
-    """End now (no grace): credentials and file stop working, the agent is told."""
+def may_end(assistance: Assistance, actor: User, membership: Membership) -> bool:
+    """The initiator ends their own assistance; a holder of ra.manage any in the groups
+    their role covers (the caller has already refused, as 404, one outside them)."""
+    return assistance.operator_id == actor.id or membership.role.has("ra.manage")
+
+
+def end(
+    assistance: Assistance, actor: User, membership: Membership, revoke: bool = False
+) -> Assistance:
+    """End now (no grace): credentials and file stop working, the agent is told. Ending
+    another operator's assistance (ra.manage) is recorded with whose it was."""
+    if not may_end(assistance, actor, membership):
+        raise refuse(
+            "not_initiator",
+            "Only the operator who started this assistance, or someone whose role may "
+            "manage assistances (ra.manage), can end or revoke it.",
+            403,
+        )
     locked = db.session.execute(
         select(Assistance)
         .where(Assistance.id == assistance.id)
@@ -94,14 +110,24 @@ def end(assistance: Assistance, actor: User, revoke: bool = False) -> Assistance
     ).scalar_one()
     if not locked.is_live:
         raise refuse("not_live", f"The assistance is already {locked.state}.")
-    reason = "revoked by operator" if revoke else "ended by operator"
+    forced = locked.operator_id != actor.id
+    verb = "revoked" if revoke else "ended"
+    reason = f"{verb} by {actor.name or actor.email}" if forced else f"{verb} by operator"
     state = "cancelled" if locked.connected_at is None else "expired"
+    initiator = locked.operator
     expire(
         locked,
         reason,
         state=state,
         actor=actor,
-        action="assistance.revoked" if revoke else "assistance.ended",
+        action=f"assistance.{verb}",
+        details={
+            "forced": forced,
+            "initiator": {
+                "id": locked.operator_id,
+                "name": (initiator.name or initiator.email) if initiator else None,
+            },
+        },
     )
     db.session.commit()
     return locked

@@ -31,6 +31,16 @@ class Page:
     def pages(self) -> int:
         return max(1, ceil(self.total / self.page_size))
 
+    def as_json(self, items: list[Any]) -> dict[str, Any]:
+        """The page as list endpoints answer it, with `items` already serialized."""
+        return {
+            "items": items,
+            "page": self.page,
+            "page_size": self.page_size,
+            "total": self.total,
+            "pages": self.pages,
+        }
+
 
 def int_arg(args, name: str) -> int | None:
     """The integer argument `name`, or None when absent."""

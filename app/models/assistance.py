@@ -129,6 +129,18 @@ class Assistance(Base):
     def is_live(self) -> bool:
         return self.state in LIVE_STATES
 
+    @property
+    def state_since(self) -> datetime:
+        """When the assistance entered its current state (as far as it is recorded)."""
+        since = {
+            "ready": self.ready_at,
+            "connected": self.connected_at,
+            "disconnected": self.disconnected_at,
+        }.get(self.state)
+        if not self.is_live:
+            since = self.ended_at
+        return since or self.created_at
+
     def as_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -150,6 +162,7 @@ class Assistance(Base):
             "password_revealed": self.revealed_at is not None,
             "tools": self.tools,
             "created_at": self.created_at.isoformat(),
+            "state_since": self.state_since.isoformat(),
             "ready_until": _iso(self.ready_until),
             "connected_at": _iso(self.connected_at),
             "grace_until": _iso(self.grace_until),

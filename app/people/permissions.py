@@ -12,6 +12,7 @@ PERMISSIONS: dict[str, str] = {
     "users.manage": "Add, edit and deactivate users",
     "devices.view": "See devices and user sessions",
     "ra.start": "Start remote assistance",
+    "ra.manage": "End or revoke any remote assistance in the groups one can see",
     "audit.view": "Read the audit log",
 }
 
@@ -26,7 +27,7 @@ BUILTIN_ROLES: dict[str, tuple[str, frozenset[str]]] = {
     ),
     "helpdesk_lead": (
         "Helpdesk Lead",
-        frozenset({"roles.assign", "devices.view", "ra.start", "audit.view"}),
+        frozenset({"roles.assign", "devices.view", "ra.start", "ra.manage", "audit.view"}),
     ),
     "operator": ("Operator", frozenset({"devices.view", "ra.start"})),
     "auditor": ("Auditor", frozenset({"audit.view", "devices.view"})),

@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from app.assistance import files
-from app.assistance.operator import download, end, launch_tool, reveal, tools_refusal
+from app.assistance.operator import download, end, launch_tool, may_end, reveal, tools_refusal
+from app.assistance.queries import assistances_page
 from app.assistance.rules import AssistanceRefused
 from app.assistance.start import (
     TOOLS,
@@ -26,10 +27,10 @@ from app.assistance.start import (
     operator_device_of,
     start_assistance,
 )
-from app.core.listing import int_arg, page_number
+from app.core.listing import int_arg
 from app.extensions import db
 from app.models import Assistance, Device, DeviceSession, OperatorDevice
-from app.models.assistance import LIVE_STATES, STATES
+from app.models.assistance import STATES
 from app.portal import bp
 from app.security import no_store
 from app.tenancy import (
@@ -126,6 +127,7 @@ def _live_context(a: Assistance) -> dict:
     mine = a.operator_id == current_user.id
     return {
         "mine": mine,
+        "may_end": a.is_live and may_end(a, _me(), current_membership),
         "tools": TOOLS,
         "tools_refusal": tools_refusal(a, current_membership) if mine else None,
     }
@@ -166,14 +168,34 @@ def assistance_file(assistance_id: int):
     )
 
 
-@bp.route("/workspaces/assistances/<int:assistance_id>/end", methods=["POST"])
-@permission_required("ra.start")
+@bp.route("/workspaces/assistances/<int:assistance_id>/end", methods=["GET", "POST"])
+@permission_required("ra.start", "ra.manage")
 def assistance_end(assistance_id: int):
+    """GET: confirm ending (someone else's) assistance; POST: end or revoke it."""
+    a = _assistance(assistance_id)
+    back = "live" if request.values.get("back") == "live" else "page"
+    if request.method == "GET":
+        if not may_end(a, _me(), current_membership):
+            abort(403)
+        return render_template("workspaces/end_assistance.html", a=a, back=back)
     try:
-        end(_assistance(assistance_id), _me(), revoke=request.form.get("revoke") == "1")
+        end(
+            a,
+            _me(),
+            current_membership._get_current_object(),
+            revoke=request.form.get("revoke") == "1",
+        )
     except AssistanceRefused as exc:
         db.session.rollback()
+        if exc.refusal.status == 403:  # not_initiator
+            abort(403, description=exc.refusal.message)
         flash(exc.refusal.message, "error")
+    else:
+        if a.operator_id != current_user.id:
+            owner = a.operator.name or a.operator.email if a.operator else "an operator"
+            flash(f"Ended {owner}'s assistance on {a.device.hostname}.", "success")
+    if back == "live":
+        return redirect(url_for("portal.live_assistances"))
     return redirect(url_for("portal.assistance_page", assistance_id=assistance_id))
 
 
@@ -195,43 +217,30 @@ def assistance_tool(assistance_id: int):
 @bp.route("/workspaces/assistances")
 @permission_required("devices.view")
 def assistances():
-    args = request.args
-    conditions = [Assistance.organization_id == current_org.id]
-    visible = visible_group_ids()
-    if visible is not None:
-        conditions.append(Device.reporting_group_id.in_(visible))
-    if (state := args.get("state", "")) in STATES:
-        conditions.append(Assistance.state == state)
-    elif state == "live":
-        conditions.append(Assistance.state.in_(LIVE_STATES))
-    if (ra_type := args.get("type", "")) in ("interactive", "unattended"):
-        conditions.append(Assistance.type == ra_type)
-    if args.get("mine") == "1":
-        conditions.append(Assistance.operator_id == current_user.id)
-    if q := args.get("q", "").strip():
-        conditions.append(Device.hostname.ilike(f"%{q}%"))
-    page = page_number(args)
-    base = select(Assistance).join(Assistance.device).where(*conditions)
-    total = db.session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
-    rows = (
-        db.session.execute(
-            base.options(joinedload(Assistance.device), joinedload(Assistance.operator))
-            .order_by(Assistance.id.desc())
-            .limit(PAGE_SIZE)
-            .offset((page - 1) * PAGE_SIZE)
-        )
-        .scalars()
-        .all()
+    page = assistances_page(
+        current_org.id, request.args, visible_groups=visible_group_ids(), user_id=current_user.id
     )
     return render_template(
         "workspaces/assistances.html",
-        rows=rows,
-        total=total,
-        page=page,
-        pages=max(1, -(-total // PAGE_SIZE)),
-        args=args,
+        rows=page.items,
+        total=page.total,
+        page=page.page,
+        pages=page.pages,
+        args=request.args,
         states=STATES,
     )
+
+
+@bp.route("/workspaces/live-assistances")
+@permission_required("ra.manage")
+def live_assistances():
+    """Workspaces → Live assistances: every live assistance in the lead's groups, with a
+    force-end for each."""
+    args = {**request.args, "live": "1"}
+    page = assistances_page(
+        current_org.id, args, visible_groups=visible_group_ids(), user_id=current_user.id
+    )
+    return render_template("workspaces/live_assistances.html", page=page, args=request.args)
 
 
 @bp.route("/profile/operator-device", methods=["POST"])

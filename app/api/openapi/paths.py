@@ -137,6 +137,21 @@ def paths() -> dict[str, Any]:
             },
         },
         "/assistances": {
+            "get": {
+                "summary": "Assistances of the caller's reporting groups, newest first",
+                "description": "Needs ra.start, ra.manage or devices.view. `live=1` lists "
+                "the live ones (for leads holding ra.manage, who may end any of them).",
+                "parameters": [
+                    query("live", "string", "1: live assistances only"),
+                    query("state", "string", "a state, or live"),
+                    query("type", "string", "interactive or unattended"),
+                    query("mine", "string", "1: started by the caller"),
+                    query("device", "integer", "device id"),
+                    query("q", "string", "hostname contains"),
+                    query("page", "integer", "page number, from 1"),
+                ],
+                "responses": {"200": {"description": "A page of assistances"}, **ERRORS},
+            },
             "post": {
                 "summary": "Start a remote assistance on a device or a user session",
                 "description": "Needs ra.start. Refusals of SPEC §4 come as 409 (403 for "
