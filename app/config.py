@@ -82,6 +82,8 @@ class Config:
         self.RA_MAX_PASSWORD_ATTEMPTS = _int(env, "RA_MAX_PASSWORD_ATTEMPTS", 5)
         self.RELAY_MAX_CONNECTS_PER_IP = _int(env, "RELAY_MAX_CONNECTS_PER_IP", 30)
         self.RELAY_THROTTLE_WINDOW_SECONDS = _int(env, "RELAY_THROTTLE_WINDOW_SECONDS", 60)
+        # The RA client sends a heartbeat this often; three missed = disconnected.
+        self.RELAY_HEARTBEAT_SECONDS = _int(env, "RELAY_HEARTBEAT_SECONDS", 30)
         self.ASSISTANCE_SWEEP_INTERVAL_SECONDS = _int(env, "ASSISTANCE_SWEEP_INTERVAL_SECONDS", 10)
         # How many proxies in front of the portal set X-Forwarded-For (and -Proto): the
         # client's address is then the one the outermost trusted proxy saw. 0: the header
@@ -131,6 +133,10 @@ class Config:
 
     def validate(self) -> None:
         """Refuse configurations that must not start."""
+        if self.RELAY_HEARTBEAT_SECONDS < 1:
+            raise ConfigError(
+                f"RELAY_HEARTBEAT_SECONDS must be at least 1, got {self.RELAY_HEARTBEAT_SECONDS}"
+            )
         if self.TRUSTED_PROXIES < 0:
             raise ConfigError(f"TRUSTED_PROXIES must be 0 or more, got {self.TRUSTED_PROXIES}")
         if self.MAIL_BACKEND not in MAIL_BACKENDS:

@@ -69,6 +69,7 @@ class Assistance(Base):
             sqlite_where=text(_LIVE_SQL),
         ),
         Index("ix_assistances_state_deadlines", "state", "grace_until", "ready_until"),
+        Index("ix_assistances_state_heartbeat", "state", "last_heartbeat_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -111,6 +112,9 @@ class Assistance(Base):
     ready_at: Mapped[datetime | None]
     ready_until: Mapped[datetime | None]
     connected_at: Mapped[datetime | None]
+    # The RA client's last heartbeat (connect counts as one); silent for three
+    # RELAY_HEARTBEAT_SECONDS means disconnected.
+    last_heartbeat_at: Mapped[datetime | None]
     disconnected_at: Mapped[datetime | None]
     grace_until: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]

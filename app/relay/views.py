@@ -3,7 +3,7 @@ from __future__ import annotations
 from flask import current_app, jsonify, request
 
 from app.assistance.keys import jwks
-from app.assistance.lifecycle import RelayRefused, connect, disconnect
+from app.assistance.lifecycle import RelayRefused, connect, disconnect, heartbeat
 from app.assistance.verify import ActivationInvalid, verify_token
 from app.core import throttle
 from app.errors import json_error
@@ -23,8 +23,9 @@ def refused(exc):
     return json_error(exc.status, exc.message, exc.code)
 
 
-@bp.before_request
-def throttle_ip():
+def _throttled():
+    """A 429 when this address made too many relay requests in the window; else count
+    this one and return None."""
     cfg = current_app.config
     ip = request.remote_addr or ""
     wait = throttle.retry_after("relay-ip", ip, cfg["RELAY_MAX_CONNECTS_PER_IP"])
@@ -38,6 +39,15 @@ def throttle_ip():
     return None
 
 
+@bp.before_request
+def throttle_ip():
+    # A live connection's heartbeats are not guesses: they are counted only when they
+    # fail (below), so many RA clients behind one address never throttle each other.
+    if request.endpoint == "relay.relay_heartbeat":
+        return None
+    return _throttled()
+
+
 @bp.post("/connect")
 @no_store  # the connection id is the connection's only credential
 def relay_connect():
@@ -49,7 +59,24 @@ def relay_connect():
             "connection_id": connection_id,
             "assistance_id": assistance.id,
             "relay_url": current_app.config["RELAY_URL"],
+            "heartbeat_interval_s": current_app.config["RELAY_HEARTBEAT_SECONDS"],
         }
+    )
+
+
+@bp.post("/heartbeat")
+def relay_heartbeat():
+    body = parse(ConnectionBody)
+    if heartbeat(body.connection_id):
+        return "", 204
+    if (limited := _throttled()) is not None:
+        return limited
+    raise RelayRefused(
+        410,
+        "connection_gone",
+        "This connection is no longer live (disconnected, dropped after missed heartbeats, "
+        "or the assistance ended). Connect again with the activation file if the "
+        "assistance is still open.",
     )
 
 

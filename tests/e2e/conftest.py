@@ -107,3 +107,7 @@ def wait_for(predicate, timeout=30.0, interval=0.2):
             return True
         time.sleep(interval)
     return False
+
+
+# The assistance stack (server, worker, reference fleet), shared by the e2e modules.
+from tests.e2e.stack import stack  # noqa: E402,F401
