@@ -73,7 +73,7 @@ def stack(app, server, processes, tmp_path):
     env = {
         "PORTAL_URL": url,
         "AGENT_CHECKIN_INTERVAL_SECONDS": 1,
-        # Long enough for a second `flask ra connect` (2 to 3 s to start on a busy machine).
+        # Long enough for the RA client CLI to start twice on a loaded CI machine.
         "RA_GRACE_SECONDS": 8,
         "ASSISTANCE_SWEEP_INTERVAL_SECONDS": 1,
         "ORDER_SWEEP_INTERVAL_SECONDS": 1,
