@@ -76,12 +76,14 @@ class SettingsPutBody(Body):
 
     model_config = ConfigDict(
         json_schema_extra={
-            "example": {
-                "settings": {
-                    "remote_assistance.types": {"value": ["interactive", "unattended"]},
-                    "flexxible_tools": {"by_role": {"3": {"value": True}}},
+            "examples": [
+                {
+                    "settings": {
+                        "remote_assistance.types": {"value": ["interactive", "unattended"]},
+                        "flexxible_tools": {"by_role": {"3": {"value": True}}},
+                    }
                 }
-            }
+            ]
         }
     )
 
