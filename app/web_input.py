@@ -8,7 +8,7 @@
 - One request-level guard: a NUL byte or a lone surrogate anywhere in the query string,
   form, path or JSON body is a 400 naming the field, before any view (PostgreSQL cannot
   store either, and an id of another encoding is never what the caller meant).
-- Ids in URLs (`<int:…>`) beyond the database's integer range do not match (404).
+- Ids in URLs (`<int:…>`) beyond the database's integer range match no route (404).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from flask import Flask, current_app, g, request
 from flask.json.provider import DefaultJSONProvider
 from pydantic import BaseModel, ConfigDict, ValidationError
-from werkzeug.routing import IntegerConverter
+from werkzeug.routing import BaseConverter
 
 from app.core.listing import MAX_ID
 
@@ -81,13 +81,35 @@ def _depth_exceeds(value: Any, limit: int) -> bool:
     return False
 
 
-class IdConverter(IntegerConverter):
-    """`<int:…>` that matches only ids the database can hold: a larger one is a 404, not a
-    database error."""
+def up_to(n: int) -> str:
+    """A regular expression matching exactly the decimal numbers 1..n (no sign, no
+    leading zero)."""
+    digits, k = str(n), len(str(n))
+    options = [rf"[1-9]\d{{0,{k - 2}}}"] if k > 1 else []
+    for i, d in enumerate(digits):
+        low = 1 if i == 0 else 0
+        if int(d) > low:
+            rest = rf"\d{{{k - i - 1}}}" if i < k - 1 else ""
+            options.append(f"{digits[:i]}[{low}-{int(d) - 1}]{rest}")
+    options.append(digits)
+    return "(?:" + "|".join(options) + ")"
 
-    def __init__(self, map, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("max", MAX_ID)
-        super().__init__(map, *args, **kwargs)
+
+class IdConverter(BaseConverter):
+    """`<int:…>` matching only ids the database can hold (1..MAX_ID). A larger number does
+    not match the route at all, so it is a 404 for every method (a converter that refused
+    it after matching would make Werkzeug answer 405 where another method's rule has the
+    same path)."""
+
+    regex = up_to(MAX_ID)
+    weight = 50
+    part_isolating = True
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: Any) -> str:
+        return str(int(value))
 
 
 # --- the JSON body ---------------------------------------------------------------------

@@ -4,6 +4,8 @@ of range. And the HTML error page survives a database error."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import text
 
@@ -11,6 +13,7 @@ from app import create_app
 from app.extensions import db
 from app.fleet.enrollment import create_enrollment_token
 from app.models import Organization
+from app.web_input import up_to
 from tests import factories
 
 DEEP = "[" * 5000 + "]" * 5000
@@ -190,6 +193,24 @@ def test_nul_in_a_form_is_a_400(client):
 )
 def test_ids_beyond_the_database_range_are_404(client, site, url):
     assert _error(client.get(url, headers=site["api"]), 404)["code"] == "not_found"
+
+
+def test_an_id_beyond_range_is_404_for_every_method_not_405(client, site):
+    """Werkzeug answers 405 when a path matches another method's rule: an id beyond the
+    range must match no rule at all."""
+    for group in (site["group_id"], 2**31):
+        url = f"/api/v1/reporting-groups/{group}/agent-settings"
+        response = client.put(url, headers=site["api"], json={"settings": {}})
+        assert response.status_code == (200 if group == site["group_id"] else 404), url
+
+
+@pytest.mark.parametrize("limit", [1, 5, 10, 99, 100, 2047, 2**31 - 1])
+def test_the_id_pattern_matches_exactly_one_to_the_limit(limit):
+    pattern = re.compile(up_to(limit) + r"\Z")
+    probes = {*range(0, 250), limit - 1, limit, limit + 1, 10 * limit, 2**31, 2**40}
+    for n in probes:
+        assert bool(pattern.match(str(n))) == (1 <= n <= limit), n
+    assert not pattern.match("01") and not pattern.match("-1")
 
 
 def test_ids_out_of_range_in_bodies_arguments_and_agent_paths_are_4xx(client, site):

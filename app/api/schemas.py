@@ -15,17 +15,30 @@ from app.web_input import Body
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
+def _absent_by_default(schema: dict[str, Any]) -> None:
+    # An optional id is absent, never null: the schema shows no `default: null`.
+    schema.pop("default", None)
+
+
+OptionalId = Annotated[int, Field(ge=1, le=MAX_ID, json_schema_extra=_absent_by_default)]
+
+
 class AssistanceStartBody(Body):
-    device_id: Id | None = Field(default=None, description="the device to assist")
-    session_id: Id | None = Field(
+    # Exactly one target; the ids are numbers or absent (null is refused, not "absent").
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["device_id"]}, {"required": ["session_id"]}]}
+    )
+
+    device_id: OptionalId = Field(default=None, description="the device to assist")
+    session_id: OptionalId = Field(
         default=None,
-        description="a user session id (GET /sessions); exactly one of device_id, session_id",
+        description="a user session id (GET /sessions): assists that session's user",
     )
     # A plain string: an unknown type is refused by the start rules (code unknown_type).
     type: Annotated[str, StringConstraints(max_length=40)] = Field(
         json_schema_extra={"enum": list(REQUESTED_TYPES)}
     )
-    operator_device_id: Id | None = Field(
+    operator_device_id: OptionalId = Field(
         default=None,
         description="the device the operator works from (default: the one on their profile); "
         "decides the file kind and, with its FlexxAgent environment, Flexxible Tools",

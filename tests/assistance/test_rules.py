@@ -112,3 +112,15 @@ def test_bad_requests_are_400(client, world):
     )
     assert unknown.status_code == 400
     assert unknown.get_json()["error"]["code"] == "unknown_type"
+
+
+def test_a_start_names_exactly_one_target_and_null_is_not_absent(client, world):
+    headers = world["tokens"]["operator"]
+    for body in (
+        {"device_id": None, "type": "unattended"},
+        {"device_id": world["server"], "session_id": None, "type": "unattended"},
+        {"device_id": world["server"], "operator_device_id": None, "type": "unattended"},
+    ):
+        response = client.post("/api/v1/assistances", headers=headers, json=body)
+        assert response.status_code == 400, body
+        assert response.get_json()["error"]["code"] == "invalid_field"

@@ -42,9 +42,8 @@ def _profile_device(app, world, device_id, user="lead"):
 
 
 def _connected(app, client, world, operator_device_id, user="lead"):
-    body = start(
-        client, world, "laptop", "interactive", user=user, operator_device_id=operator_device_id
-    )
+    chosen = {} if operator_device_id is None else {"operator_device_id": operator_device_id}
+    body = start(client, world, "laptop", "interactive", user=user, **chosen)
     answer(app, deliver(app, world["laptop"])[0]["id"], result={"consent": "granted"})
     content = sign(app, body["id"])
     assert connect(client, token_of(content)).status_code == 200
