@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import random
+import re
 import secrets
 import signal
 import sys
@@ -55,6 +56,24 @@ class AgentProfile:
         self.hardware_id = self.hardware_id or f"sim-{self.hostname.lower()}"
         if self.consent not in ("granted", "denied", "timeout"):
             raise ValueError(f"{self.hostname}: consent is granted, denied or timeout")
+
+
+SESSION_FIELD = re.compile(r"^sessions\[(\d+)\]")
+
+
+def unreportable_session(response: requests.Response, count: int) -> int | None:
+    """The index of the session a check-in was refused for (a 400 naming
+    `sessions[i]…`), or None."""
+    if response.status_code != 400:
+        return None
+    try:
+        field = response.json()["error"].get("field") or ""
+    except (ValueError, KeyError, AttributeError):
+        return None
+    match = SESSION_FIELD.match(field)
+    if match is None or int(match.group(1)) >= count:
+        return None
+    return int(match.group(1))
 
 
 class SimulatedAgent(threading.Thread):
@@ -115,18 +134,32 @@ class SimulatedAgent(threading.Thread):
             self.instance_id = uuid.uuid4().hex
             self.started_at = time.monotonic()
             log.info("%s: agent restarted", p.hostname)
-        response = self.http.post(
-            f"{self.url}/checkin",
-            headers=self.headers,
-            timeout=10,
-            json={
-                "agent_version": p.agent_version,
-                "agent_instance_id": self.instance_id,
-                "os_name": p.os_name,
-                "os_version": p.os_version,
-                "sessions": p.sessions,
-            },
-        )
+        sessions = list(p.sessions)
+        while True:
+            response = self.http.post(
+                f"{self.url}/checkin",
+                headers=self.headers,
+                timeout=10,
+                json={
+                    "agent_version": p.agent_version,
+                    "agent_instance_id": self.instance_id,
+                    "os_name": p.os_name,
+                    "os_version": p.os_version,
+                    "sessions": sessions,
+                },
+            )
+            refused = unreportable_session(response, len(sessions))
+            if refused is None:
+                break
+            # One session the portal cannot store (a NUL byte in a user name…) must not
+            # cost the device its check-ins: report the others, say which one was left out.
+            log.warning(
+                "%s: the portal refused session %s (%s); reporting the others",
+                p.hostname,
+                sessions[refused].get("session_key"),
+                response.json()["error"]["message"],
+            )
+            del sessions[refused]
         response.raise_for_status()
         body = response.json()
         self.interval = float(body["checkin_interval_s"])
