@@ -95,3 +95,16 @@ def api_headers(user: User, org: Organization) -> dict[str, str]:
     _, raw = api_tokens.create_token(user, org.id, "tests", 30)
     db.session.commit()
     return {"Authorization": f"Bearer {raw}"}
+
+
+def agent_facts(hardware_id: str = "hw-1", hostname: str = "PC-1", **overrides) -> dict:
+    """What a Windows 11 FlexxAgent sends to enroll, but the enrollment token."""
+    return {
+        "hardware_id": hardware_id,
+        "hostname": hostname,
+        "os_name": "Windows 11",
+        "os_version": "23H2",
+        "agent_version": "24.10.1",
+        "device_kind": "physical",
+        **overrides,
+    }

@@ -32,15 +32,7 @@ def site(app, client):
         group_id = factories.group_of(org).id
     enrolled = client.post(
         "/api/agent/v1/enroll",
-        json={
-            "enrollment_token": enrollment,
-            "hardware_id": "hw-1",
-            "hostname": "PC-1",
-            "os_name": "Windows 11",
-            "os_version": "23H2",
-            "agent_version": "24.10.1",
-            "device_kind": "physical",
-        },
+        json={"enrollment_token": enrollment, **factories.agent_facts()},
     ).get_json()
     return {
         "api": headers,

@@ -77,15 +77,7 @@ def test_device_token_from_enrollment_is_no_store(app, client, browser):
     _, enrollment = _admin(app, browser)
     response = client.post(
         "/api/agent/v1/enroll",
-        json={
-            "enrollment_token": enrollment,
-            "hardware_id": "hw-1",
-            "hostname": "PC-1",
-            "os_name": "Windows 11",
-            "os_version": "23H2",
-            "agent_version": "24.10.1",
-            "device_kind": "physical",
-        },
+        json={"enrollment_token": enrollment, **factories.agent_facts()},
     )
     assert response.status_code == 201 and response.get_json()["device_token"]
     assert_no_store(response)

@@ -163,14 +163,7 @@ def test_agent_and_relay_apis_answer_as_documented(app, client, world, contract)
         group = db.session.get(Device, world["laptop"]).reporting_group
         _, enrollment = create_enrollment_token(group, "contract")
         db.session.commit()
-    facts = {
-        "hardware_id": "hw-contract",
-        "hostname": "PC-CONTRACT",
-        "os_name": "Windows 11",
-        "os_version": "23H2",
-        "agent_version": "24.10.1",
-        "device_kind": "physical",
-    }
+    facts = factories.agent_facts("hw-contract", "PC-CONTRACT")
     enrolled = contract.call(
         "post", "/api/agent/v1/enroll", 201, json={"enrollment_token": enrollment, **facts}
     )
