@@ -250,6 +250,8 @@ def test_page_numbers_and_ids_beyond_range_on_pages_are_4xx(browser, site):
     assist = f"/workspaces/devices/{site['device_id']}/assist?session=99999999999999"
     assert browser.get(assist).status_code in (400, 404)
     assert browser.get("/admin/roles/edit/?id=99999999999999999999").status_code == 404
+    for query in ("page=99999999999999999999", "page=-5", "sort=abc"):
+        assert browser.get(f"/admin/devices/?{query}").status_code == 400, query
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 
 from app import audit
-from app.core.listing import MAX_ID
+from app.core.listing import MAX_ID, FilterError, int_arg
 from app.extensions import db
 from app.tenancy import get_current_org, has_permission
 
@@ -184,6 +184,15 @@ class TenantModelView(AccessMixin, ModelView):
         if row is None:
             abort(404)
         return row
+
+    def _get_list_extra_args(self):
+        # Flask-Admin reads these with type=int, unbounded: a page beyond the database's
+        # integer range would reach it as an OFFSET it refuses. 400 naming the argument.
+        for name in ("page", "page_size", "sort", "desc"):
+            value = int_arg(request.args, name)
+            if value is not None and value < 0:
+                raise FilterError(name, f"{name} is 0 or more")
+        return super()._get_list_extra_args()
 
     def _create_ajax_loader(self, name, options):
         attr = getattr(self.model, name)
