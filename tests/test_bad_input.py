@@ -252,6 +252,11 @@ def test_page_numbers_and_ids_beyond_range_on_pages_are_4xx(browser, site):
     assert browser.get("/admin/roles/edit/?id=99999999999999999999").status_code == 404
     for query in ("page=99999999999999999999", "page=-5", "sort=abc"):
         assert browser.get(f"/admin/devices/?{query}").status_code == 400, query
+    role = browser.submit(
+        "/settings/roles/new",
+        {"name": "X", "limit": "groups", "group_ids": "99999999999999999999999"},
+    )
+    assert role.status_code == 404
 
 
 @pytest.mark.parametrize(
