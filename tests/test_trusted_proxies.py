@@ -24,22 +24,24 @@ def _portal(proxies: int):
     return portal.test_client()
 
 
-def _sign_in(client, forwarded_for: str, email: str = "nobody@example.com"):
+def _via_proxy(client, path: str, forwarded_for: str, **body):
+    """A POST as the load balancer (10.0.0.1) forwards it for `forwarded_for`."""
     return client.post(
-        "/login",
-        data={"email": email, "password": "wrong password!"},
+        path,
         headers={"X-Forwarded-For": forwarded_for},
-        environ_base={"REMOTE_ADDR": "10.0.0.1"},  # the load balancer
+        environ_base={"REMOTE_ADDR": "10.0.0.1"},
+        **body,
     )
+
+
+def _sign_in(client, forwarded_for: str, email: str = "nobody@example.com"):
+    data = {"email": email, "password": "wrong password!"}
+    return _via_proxy(client, "/login", forwarded_for, data=data)
 
 
 def _relay(client, forwarded_for: str):
-    return client.post(
-        "/api/relay/v1/disconnect",
-        json={"connection_id": "nope"},
-        headers={"X-Forwarded-For": forwarded_for},
-        environ_base={"REMOTE_ADDR": "10.0.0.1"},
-    )
+    body = {"connection_id": "nope"}
+    return _via_proxy(client, "/api/relay/v1/disconnect", forwarded_for, json=body)
 
 
 def test_behind_a_trusted_proxy_each_client_has_its_own_sign_in_throttle(app):
