@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import Config, load_config
 from app.extensions import csrf, db, login_manager, migrate, redis_store
@@ -31,9 +32,19 @@ def create_app(config: Config | str | None = None, **overrides) -> Flask:
         )
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:"):
         os.makedirs(app.instance_path, exist_ok=True)
+    if proxies := app.config["TRUSTED_PROXIES"]:
+        # Behind N trusted proxies: request.remote_addr (per-IP throttles, audit, sessions)
+        # and the scheme come from what they forwarded. The Host header is kept: the
+        # portal's public URL is PORTAL_URL, never derived from a forwarded host.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
+
+    from app import web_input
     from app.ops import instrument
 
     instrument.configure_logging(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
+    # First: the JSON limits, the bounded `int` converter and the bad-character guard
+    # apply to every route and run before any other hook.
+    web_input.init_app(app)
 
     from app.core import db_setup
 

@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import random
+import re
 import secrets
 import signal
 import sys
@@ -84,6 +85,21 @@ class FleetStats:
     parked_max: int = 0
     # The counters when SIGUSR1 reset them (the connecting phase), if it did.
     before_reset: dict | None = None
+
+
+SESSION_FIELD = re.compile(r"^sessions\[(\d+)\]")
+
+
+def unreportable_session(status: int, answer: Any, count: int) -> int | None:
+    """The index of the session a check-in was refused for (a 400 naming
+    `sessions[i]…`), or None."""
+    if status != 400 or not isinstance(answer, dict):
+        return None
+    field = (answer.get("error") or {}).get("field") or ""
+    match = SESSION_FIELD.match(str(field))
+    if match is None or int(match.group(1)) >= count:
+        return None
+    return int(match.group(1))
 
 
 class SimulatedAgent:
@@ -151,21 +167,36 @@ class SimulatedAgent:
             self.instance_id = uuid.uuid4().hex
             self.started_at = time.monotonic()
             log.info("%s: agent restarted", p.hostname)
-        body = {
-            "agent_version": p.agent_version,
-            "agent_instance_id": self.instance_id,
-            "os_name": p.os_name,
-            "os_version": p.os_version,
-            "sessions": p.sessions,
-        }
-        async with self.http.post(
-            f"{self.url}/checkin", json=body, headers=self.headers, timeout=_t(30)
-        ) as response:
-            if response.status != 200:
-                self.stats.checkin_errors += 1
-                self.next_checkin = time.monotonic() + min(self.interval, 5.0)
-                return []
-            answer = await response.json()
+        sessions = list(p.sessions)
+        while True:
+            body = {
+                "agent_version": p.agent_version,
+                "agent_instance_id": self.instance_id,
+                "os_name": p.os_name,
+                "os_version": p.os_version,
+                "sessions": sessions,
+            }
+            async with self.http.post(
+                f"{self.url}/checkin", json=body, headers=self.headers, timeout=_t(30)
+            ) as response:
+                status = response.status
+                answer = await response.json(content_type=None) if status in (200, 400) else None
+            refused = unreportable_session(status, answer, len(sessions))
+            if refused is None:
+                break
+            # One session the portal cannot store (a NUL byte in a user name…) must not
+            # cost the device its check-ins: report the others, say which one was left out.
+            log.warning(
+                "%s: the portal refused session %s (%s); reporting the others",
+                p.hostname,
+                sessions[refused].get("session_key"),
+                answer["error"].get("message"),
+            )
+            del sessions[refused]
+        if status != 200:
+            self.stats.checkin_errors += 1
+            self.next_checkin = time.monotonic() + min(self.interval, 5.0)
+            return []
         self.stats.checkins += 1
         self.interval = float(answer["checkin_interval_s"])
         self.next_checkin = time.monotonic() + self.interval

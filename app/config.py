@@ -95,7 +95,13 @@ class Config:
         self.RA_MAX_PASSWORD_ATTEMPTS = _int(env, "RA_MAX_PASSWORD_ATTEMPTS", 5)
         self.RELAY_MAX_CONNECTS_PER_IP = _int(env, "RELAY_MAX_CONNECTS_PER_IP", 30)
         self.RELAY_THROTTLE_WINDOW_SECONDS = _int(env, "RELAY_THROTTLE_WINDOW_SECONDS", 60)
+        # The RA client sends a heartbeat this often; three missed = disconnected.
+        self.RELAY_HEARTBEAT_SECONDS = _int(env, "RELAY_HEARTBEAT_SECONDS", 30)
         self.ASSISTANCE_SWEEP_INTERVAL_SECONDS = _int(env, "ASSISTANCE_SWEEP_INTERVAL_SECONDS", 10)
+        # How many proxies in front of the portal set X-Forwarded-For (and -Proto): the
+        # client's address is then the one the outermost trusted proxy saw. 0: the header
+        # is ignored (a client could write anything in it).
+        self.TRUSTED_PROXIES = _int(env, "TRUSTED_PROXIES", 0)
         # "web" or "worker": only a worker (or the key CLI) may load private signing keys.
         self.PROCESS_ROLE = env.get("PORTAL_PROCESS_ROLE", "web")
         self.RA_LAUNCHER_PATH = env.get("RA_LAUNCHER_PATH") or None
@@ -147,6 +153,12 @@ class Config:
         """Refuse configurations that must not start."""
         if self.LOG_FORMAT not in ("text", "json"):
             raise ConfigError(f"LOG_FORMAT must be text or json, got {self.LOG_FORMAT!r}")
+        if self.RELAY_HEARTBEAT_SECONDS < 1:
+            raise ConfigError(
+                f"RELAY_HEARTBEAT_SECONDS must be at least 1, got {self.RELAY_HEARTBEAT_SECONDS}"
+            )
+        if self.TRUSTED_PROXIES < 0:
+            raise ConfigError(f"TRUSTED_PROXIES must be 0 or more, got {self.TRUSTED_PROXIES}")
         if self.MAIL_BACKEND not in MAIL_BACKENDS:
             raise ConfigError(
                 f"MAIL_BACKEND must be one of {', '.join(MAIL_BACKENDS)}, got {self.MAIL_BACKEND!r}"

@@ -1,16 +1,25 @@
-"""Error pages for people and JSON errors for programs (SPEC §5): never a stack trace."""
+"""Error pages for people and JSON errors for programs (SPEC §5): never a stack trace.
+
+Every handler rolls the database session back first (a failed statement leaves it
+unusable, and the page itself reads the database), and the HTML page falls back to a
+plain one if even rendering fails: an error page never fails in turn. A database that is
+down, restarting or out of connections is a 503 with Retry-After and one log line.
+"""
 
 from __future__ import annotations
 
 import logging
 
 import sqlalchemy.exc
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException
+
+from app.core.listing import FilterError
+from app.web_input import InputError
 
 log = logging.getLogger(__name__)
 
@@ -30,17 +39,11 @@ CODES = {
     503: "service_unavailable",
 }
 
-
-def wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path.startswith("/.well-known/")
-
-
-def json_error(status: int, message: str, code: str | None = None, **extra):
-    """SPEC §5 error body; `extra` (e.g. field="proxy_url") joins the error object."""
-    error = {"code": code or CODES.get(status, "error"), "message": message}
-    error.update({k: v for k, v in extra.items() if v is not None})
-    return jsonify({"error": error}), status
-
+FALLBACK_PAGE = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{status}</title>'
+    '</head><body><h1>{status}</h1><p>{message}</p><p><a href="/">Back to the portal</a></p>'
+    "</body></html>"
+)
 
 # What people read on an error page (programs get the JSON error instead).
 PAGE_TEXTS = {
@@ -67,21 +70,6 @@ PAGE_TEXTS = {
     ),
 }
 
-
-def error_page(status: int, message: str | None = None):
-    """The portal's error page: its own look, a title and a sentence for people."""
-    title, default = PAGE_TEXTS.get(status, (_l("Something went wrong"), ""))
-    return render_template(
-        "error.html", status=status, title=title, message=message or default
-    ), status
-
-
-def _own_description(exc: HTTPException) -> str | None:
-    """A description the code gave (kept), not Werkzeug's stock English one."""
-    stock = type(exc).description
-    return exc.description if exc.description and exc.description != stock else None
-
-
 # What a broken, restarting or saturated database raises (pool timeouts included).
 DATABASE_UNAVAILABLE = (
     sqlalchemy.exc.OperationalError,
@@ -91,36 +79,55 @@ DATABASE_UNAVAILABLE = (
 )
 
 
-def _rollback_quietly() -> None:
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path.startswith("/.well-known/")
+
+
+def json_error(status: int, message: str, code: str | None = None, **extra):
+    """SPEC §5 error body; `extra` (e.g. field="proxy_url") joins the error object."""
+    error = {"code": code or CODES.get(status, "error"), "message": message}
+    error.update({k: v for k, v in extra.items() if v is not None})
+    return jsonify({"error": error}), status
+
+
+def _rollback() -> None:
     from app.extensions import db
 
     try:
         db.session.rollback()
-    except Exception:  # the connection is gone: drop it
+    except Exception:  # the database may be the reason we are here: drop the connection
         db.session.close()
 
 
-def _page_without_database(status: int, message: str):
-    """The error page, or a bare one when the page itself needs the database (the top
-    bar shows the signed-in user and organization)."""
+def error_page(status: int, message: str | None = None):
+    """The portal's error page (its own look, a title and a sentence for people), or a
+    plain one when the page cannot be rendered (it reads the database for the top bar)."""
+    _rollback()
+    title, default = PAGE_TEXTS.get(status, (_l("Something went wrong"), ""))
     try:
-        return error_page(status, message)
-    except Exception:
-        _rollback_quietly()
-        return (
-            '<!doctype html><html lang="en"><meta charset="utf-8"><title>'
-            f"{status}</title><h1>{status}</h1><p>{escape(message)}</p></html>"
+        return render_template(
+            "error.html", status=status, title=title, message=message or default
         ), status
+    except Exception as exc:
+        if not isinstance(exc, DATABASE_UNAVAILABLE):  # that one was logged already
+            log.warning("the error page failed to render: %s", type(exc).__name__)
+        _rollback()
+        body = FALLBACK_PAGE.format(status=status, message=escape(str(message or default)))
+        return body, status, {"Content-Type": "text/html; charset=utf-8"}
 
 
-def _retry_after(response, seconds: int = 5):
-    resp, status = response
-    if isinstance(resp, str):
-        from flask import make_response
+def error_response(status: int, message: str | None, code: str | None = None, **extra):
+    """JSON for programs, the error page for people."""
+    if wants_json():
+        _rollback()
+        return json_error(status, str(message or CODES.get(status, "error")), code, **extra)
+    return error_page(status, message)
 
-        resp = make_response(resp, status)
-    resp.headers["Retry-After"] = str(seconds)
-    return resp, status
+
+def _own_description(exc: HTTPException) -> str | None:
+    """A description the code gave (kept), not Werkzeug's stock English one."""
+    stock = type(exc).description
+    return exc.description if exc.description and exc.description != stock else None
 
 
 def init_app(app: Flask) -> None:
@@ -131,13 +138,26 @@ def init_app(app: Flask) -> None:
             return json_error(400, exc.description or message, "csrf_failed")
         return error_page(400, message)
 
+    @app.errorhandler(InputError)
+    def input_error(exc: InputError):
+        return error_response(exc.status, exc.message, exc.code, field=exc.field)
+
+    @app.errorhandler(FilterError)
+    def filter_error(exc: FilterError):
+        return error_response(400, exc.message, "invalid_filter", field=exc.field)
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         status = exc.code or 500
-        message = exc.description or "Error"
         if wants_json():
-            return json_error(status, message)
-        return error_page(status, _own_description(exc))
+            answer = error_response(status, exc.description or "Error")
+        else:
+            answer = error_page(status, _own_description(exc))
+        response = make_response(answer)
+        for name, value in exc.get_headers():  # Allow (405), Retry-After (429/503), …
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
@@ -147,33 +167,23 @@ def init_app(app: Flask) -> None:
         from app.core.throttle import ThrottleUnavailable
 
         if isinstance(exc, StaleDataError):
-            from app.extensions import db
-
-            db.session.rollback()
             message = _("This was changed at the same moment by someone else; reload and retry.")
-            if wants_json():
-                return json_error(409, message, "concurrent_change")
-            return error_page(409, message)
+            return error_response(409, message, "concurrent_change")
 
         if isinstance(exc, DATABASE_UNAVAILABLE):
-            # The database is down, restarting or out of connections: say so, once per
-            # request, without a traceback; the client retries.
-            _rollback_quietly()
+            # Down, restarting or out of connections: say so, once per request, without
+            # a traceback; the client retries.
             log.warning("database unavailable: %s", type(exc).__name__)
             message = _("The database is temporarily unavailable; try again shortly.")
-            if wants_json():
-                response = json_error(503, message)
-            else:
-                response = _page_without_database(503, message)
-            return _retry_after(response)
+            response = make_response(error_response(503, message))
+            response.headers["Retry-After"] = "5"
+            return response
 
         if isinstance(exc, RedisError | ThrottleUnavailable):
             log.warning("redis unavailable: %s", type(exc).__name__)
             message = _("A required service is temporarily unavailable; try again shortly.")
-            if wants_json():
-                return json_error(503, message)
-            return error_page(503)
+            return error_response(503, message)
         log.exception("unhandled error on %s %s", request.method, request.path)
         if wants_json():
-            return json_error(500, "internal error")
+            return error_response(500, "internal error")
         return error_page(500)

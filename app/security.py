@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from functools import wraps
+
 from flask import Flask, g, redirect, request, session, url_for
 from flask_login import AnonymousUserMixin, current_user
 
@@ -47,6 +49,19 @@ def forget_session_access() -> None:
     """Recompute on next use (after this request changed memberships or policies)."""
     g.pop("session_access", None)
     g.pop("membership", None)
+
+
+def no_store(view):
+    """View decorator for responses that carry a secret (a password, a token, recovery
+    codes, a link that signs in): `Cache-Control: no-store` and `Pragma: no-cache` on every
+    answer of the view, refusals included, so no cache, proxy or history keeps it."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        g.no_store = True
+        return view(*args, **kwargs)
+
+    return wrapped
 
 
 def init_app(app: Flask) -> None:
@@ -94,6 +109,9 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def security_headers(response):
         h = response.headers
+        if g.get("no_store"):
+            h["Cache-Control"] = "no-store"
+            h["Pragma"] = "no-cache"
         h.setdefault("X-Content-Type-Options", "nosniff")
         h.setdefault("X-Frame-Options", "DENY")
         h.setdefault("Referrer-Policy", "same-origin")

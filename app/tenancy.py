@@ -13,6 +13,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.local import LocalProxy
 
+from app.core.listing import MAX_ID
 from app.extensions import db
 from app.models import Device, Membership, Organization, ReportingGroup
 
@@ -120,6 +121,8 @@ def get_in_org_or_404(model: type[T], ident: object, *options) -> T:
     try:
         ident = int(ident)  # type: ignore[arg-type]
     except (TypeError, ValueError):
+        abort(404)
+    if not 1 <= ident <= MAX_ID:  # no such row, and beyond what the database can compare
         abort(404)
     stmt = select(model).where(model.id == ident, model.organization_id == org.id)  # type: ignore[attr-defined]
     row = db.session.execute(stmt.options(*options)).unique().scalar_one_or_none()

@@ -116,3 +116,16 @@ def create_assistance(
     db.session.add(a)
     db.session.commit()
     return a.id
+
+
+def agent_facts(hardware_id: str = "hw-1", hostname: str = "PC-1", **overrides) -> dict:
+    """What a Windows 11 FlexxAgent sends to enroll, but the enrollment token."""
+    return {
+        "hardware_id": hardware_id,
+        "hostname": hostname,
+        "os_name": "Windows 11",
+        "os_version": "23H2",
+        "agent_version": "24.10.1",
+        "device_kind": "physical",
+        **overrides,
+    }

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app import audit
 from app.admin.labels import COLUMN_LABELS, DATETIME_FORMATTERS
+from app.core.listing import MAX_ID, FilterError, int_arg
 from app.extensions import db
 from app.tenancy import get_current_org, has_permission
 
@@ -55,9 +56,12 @@ def scoped_query(model):
 
 def _parse_pk(ident: Any) -> int:
     try:
-        return int(ident)
+        pk = int(ident)
     except (TypeError, ValueError):
         abort(404)
+    if not 1 <= pk <= MAX_ID:
+        abort(404)
+    return pk
 
 
 def changes_of(model) -> dict[str, dict[str, Any]]:
@@ -186,6 +190,15 @@ class TenantModelView(AccessMixin, ModelView):
         if row is None:
             abort(404)
         return row
+
+    def _get_list_extra_args(self):
+        # Flask-Admin reads these with type=int, unbounded: a page beyond the database's
+        # integer range would reach it as an OFFSET it refuses. 400 naming the argument.
+        for name in ("page", "page_size", "sort", "desc"):
+            value = int_arg(request.args, name)
+            if value is not None and value < 0:
+                raise FilterError(name, f"{name} is 0 or more")
+        return super()._get_list_extra_args()
 
     def _create_ajax_loader(self, name, options):
         attr = getattr(self.model, name)

@@ -1,14 +1,15 @@
 """The agent contract's request bodies (SPEC §5), validated strictly: a bad field is a 400
-that names it, never a 500."""
+that names it, never a 500. The same models describe the agent API in the OpenAPI
+document. Unknown fields are ignored, so newer agents keep working with this portal."""
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import Field, StringConstraints
 
 from app.models.device import DEVICE_KINDS, SESSION_KINDS, SESSION_STATES
+from app.web_input import Body
 
 VERSION_RE = r"^\d+(\.\d+){0,3}$"
 
@@ -20,11 +21,6 @@ def _s(max_length: int, min_length: int = 0, pattern: str | None = None):
             strip_whitespace=True, min_length=min_length, max_length=max_length, pattern=pattern
         ),
     ]
-
-
-class Body(BaseModel):
-    # Unknown fields are ignored so newer agents keep working with this portal.
-    model_config = ConfigDict(extra="ignore", strict=True)
 
 
 class EnrollBody(Body):
@@ -57,31 +53,3 @@ class ResultBody(Body):
     status: Literal["succeeded", "failed"]
     result: dict[str, Any] = Field(default_factory=dict)
     error: _s(500) | None = None
-
-
-class BodyError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
-
-
-def _field_path(loc: tuple) -> str:
-    path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path or "body"
-
-
-def parse(model: type[Body], data: Any) -> Body:
-    if not isinstance(data, dict):
-        raise BodyError("body", "the body must be a JSON object")
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = _field_path(
-            tuple(p for p in first["loc"] if not isinstance(p, str) or not p.startswith("literal["))
-        )
-        message = re.sub(r"^Value error, ", "", first["msg"])
-        raise BodyError(field, f"{field}: {message}") from None

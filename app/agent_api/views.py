@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import random
+import socket
 import time
 
 from flask import current_app, g, jsonify, request
 from redis.exceptions import RedisError
 
 from app.agent_api import bp
-from app.agent_api.schemas import BodyError, CheckinBody, EnrollBody, ResultBody, parse
+from app.agent_api.schemas import CheckinBody, EnrollBody, ResultBody
 from app.core import metrics
 from app.errors import json_error
 from app.extensions import csrf, db
@@ -17,15 +18,11 @@ from app.fleet import checkin as checkin_service
 from app.fleet import orders as order_service
 from app.fleet import wakeups
 from app.fleet.enrollment import EnrollmentError, enroll
+from app.security import no_store
+from app.web_input import parse
 
 csrf.exempt(bp)  # no cookies here: every call carries its own bearer token
 MAX_WAIT_S = 30
-
-
-@bp.errorhandler(BodyError)
-def bad_body(exc: BodyError):
-    db.session.rollback()
-    return json_error(400, exc.message, "invalid_field", field=exc.field)
 
 
 @bp.errorhandler(order_service.OrderError)
@@ -63,16 +60,10 @@ def authenticate():
     return None
 
 
-def _json_body():
-    body = request.get_json(silent=True)
-    if body is None:
-        raise BodyError("body", "send a JSON object (Content-Type: application/json)")
-    return body
-
-
 @bp.post("/enroll")
+@no_store  # the device token
 def enroll_device():
-    body = parse(EnrollBody, _json_body())
+    body = parse(EnrollBody)
     try:
         device, raw, _created = enroll(body, request.remote_addr or "")
     except EnrollmentError as exc:
@@ -90,7 +81,7 @@ def enroll_device():
 
 @bp.post("/checkin")
 def checkin():
-    body = parse(CheckinBody, _json_body())
+    body = parse(CheckinBody)
     answer = checkin_service.checkin(g.device, body)
     metrics.CHECKINS.inc()
     return jsonify(answer)
@@ -111,11 +102,32 @@ def poll_orders():
             field="wait",
         )
     try:
-        orders = order_service.wait_for_orders(g.device, wait, checked_at=g.checked_at)
+        orders = order_service.wait_for_orders(
+            g.device, wait, checked_at=g.checked_at, still_there=_client_connected
+        )
     except (RedisError, order_service.WakeupsUnavailable):
         db.session.rollback()
         return wakeups_unavailable()
     return jsonify({"orders": orders})
+
+
+def _client_connected() -> bool:
+    """Is the agent still on the other end of its parked poll? (Under gunicorn: a peek at
+    the socket; a closed connection reads as end-of-file. Elsewhere: assumed.)"""
+    sock = request.environ.get("gunicorn.socket")
+    if sock is None:
+        return True
+    timeout = sock.gettimeout()
+    sock.settimeout(0)  # never wait here (gevent's recv would wait for data otherwise)
+    try:
+        data = sock.recv(1, socket.MSG_PEEK)
+    except (BlockingIOError, InterruptedError):
+        return True  # nothing to read: still connected, just waiting
+    except OSError:
+        return False
+    finally:
+        sock.settimeout(timeout)
+    return data != b""
 
 
 def _waits() -> bool:
@@ -133,7 +145,7 @@ def _wakeups_up() -> bool:
 
 @bp.post("/orders/<int:order_id>/result")
 def order_result(order_id: int):
-    body = parse(ResultBody, _json_body())
+    body = parse(ResultBody)
     order = order_service.record_result(g.device, order_id, body.status, body.result, body.error)
     db.session.commit()
     return jsonify({"id": order.id, "status": order.status})

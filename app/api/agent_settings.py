@@ -16,10 +16,12 @@ from app.agent_settings.service import (
 )
 from app.api import bp
 from app.api.auth import require
+from app.api.schemas import SettingsPutBody, settings_field
 from app.errors import json_error
 from app.extensions import db
 from app.models import Product, ReportingGroup, Role
 from app.tenancy import get_group_preview_or_404, get_in_org_or_404
+from app.web_input import parse
 
 
 @bp.errorhandler(SettingsError)
@@ -28,63 +30,19 @@ def settings_refused(exc: SettingsError):
     return json_error(exc.status, exc.message, exc.code, field=exc.field)
 
 
-def parse_put(body: Any) -> list[SettingChange]:
-    """`{"settings": {key: {"value": v|null, "enforced": bool, "by_role": {role_id:
-    {"value": v|null, "enforced": bool}}}}}` → changes. Omitted keys stay as they are."""
-    if not isinstance(body, dict) or not isinstance(body.get("settings"), dict):
-        raise SettingsError(
-            "invalid_body", 'the body must be a JSON object like {"settings": {...}}', "settings"
-        )
+def parse_put(body: SettingsPutBody) -> list[SettingChange]:
+    """The validated body → changes. Omitted keys stay as they are."""
     changes = []
-    for key, spec in body["settings"].items():
-        if not isinstance(spec, dict):
-            raise SettingsError(
-                "invalid_body",
-                f'settings["{key}"] must be an object '
-                'with "value" (null = inherit), "enforced" and/or "by_role"',
-                key,
-            )
-        unknown = set(spec) - {"value", "enforced", "by_role"}
-        if unknown:
-            raise SettingsError(
-                "invalid_body",
-                f'settings["{key}"] has unknown field(s): ' + ", ".join(sorted(unknown)),
-                key,
-            )
-        if "value" in spec:
-            changes.append(SettingChange(key, spec["value"], None, _flag(key, spec)))
-        by_role = spec.get("by_role", {})
-        if not isinstance(by_role, dict):
-            raise SettingsError(
-                "invalid_body", f'settings["{key}"].by_role must be an object keyed by role id', key
-            )
-        for role_key, role_spec in by_role.items():
-            try:
-                role_id = int(role_key)
-            except (TypeError, ValueError):
-                raise SettingsError(
-                    "invalid_body", f"{role_key!r} is not a role id", f"{key}@{role_key}"
-                ) from None
-            field = f"{key}@{role_id}"
-            if not isinstance(role_spec, dict) or "value" not in role_spec:
-                raise SettingsError(
-                    "invalid_body", f'{field} must be an object with "value"', field
-                )
-            changes.append(SettingChange(key, role_spec["value"], role_id, _flag(field, role_spec)))
+    for key, spec in body.settings.items():
+        if "value" in spec.model_fields_set:
+            changes.append(SettingChange(key, spec.value, None, spec.enforced))
+        for role_key, role_spec in spec.by_role.items():
+            changes.append(SettingChange(key, role_spec.value, int(role_key), role_spec.enforced))
     return changes
 
 
-def _flag(field: str, spec: dict) -> bool:
-    value = spec.get("enforced", False)
-    if not isinstance(value, bool):
-        raise SettingsError("invalid_body", f"{field}: enforced must be true or false", field)
-    return value
-
-
 def _put(scope) -> list[dict[str, Any]]:
-    body = request.get_json(silent=True)
-    if body is None:
-        raise SettingsError("invalid_body", "send a JSON body (Content-Type: application/json)")
+    body = parse(SettingsPutBody, code="invalid_body", field_of=settings_field)
     changes = apply_changes(scope, parse_put(body))
     db.session.commit()
     return changes

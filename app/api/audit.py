@@ -13,14 +13,6 @@ from app.tenancy import current_org
 @bp.get("/audit")
 @require("audit.view")
 def list_audit_events():
-    # FilterError becomes a 400 naming the field (app.api.devices).
+    # FilterError becomes a 400 naming the field (app.errors).
     page = viewer.audit_page(current_org.id, request.args)
-    return jsonify(
-        {
-            "items": [viewer.event_json(e) for e in page.items],
-            "page": page.page,
-            "page_size": page.page_size,
-            "total": page.total,
-            "pages": page.pages,
-        }
-    )
+    return jsonify(page.as_json([viewer.event_json(e) for e in page.items]))

@@ -8,8 +8,6 @@ from sqlalchemy.orm import joinedload, selectinload
 from app.api import bp
 from app.api.auth import require
 from app.assistance.start import availability
-from app.core.listing import FilterError
-from app.errors import json_error
 from app.fleet.checkin import last_seen
 from app.fleet.queries import device_json, devices_page, session_json, sessions_page
 from app.models import Device
@@ -21,26 +19,11 @@ from app.tenancy import (
 )
 
 
-@bp.errorhandler(FilterError)
-def bad_filter(exc: FilterError):
-    return json_error(400, exc.message, "invalid_filter", field=exc.field)
-
-
-def _page_json(page, items):
-    return {
-        "items": items,
-        "page": page.page,
-        "page_size": page.page_size,
-        "total": page.total,
-        "pages": page.pages,
-    }
-
-
 @bp.get("/devices")
 @require("devices.view")
 def list_devices():
     page = devices_page(current_org.id, request.args, visible_groups=visible_group_ids())
-    return jsonify(_page_json(page, [device_json(d, page.last_seen.get(d.id)) for d in page.items]))
+    return jsonify(page.as_json([device_json(d, page.last_seen.get(d.id)) for d in page.items]))
 
 
 @bp.get("/devices/<int:device_id>")
@@ -74,4 +57,4 @@ def get_device(device_id: int):
 @require("devices.view")
 def list_sessions():
     page = sessions_page(current_org.id, request.args, visible_groups=visible_group_ids())
-    return jsonify(_page_json(page, [session_json(s) for s in page.items]))
+    return jsonify(page.as_json([session_json(s) for s in page.items]))

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import jsonify
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from app.api import bp
 from app.api.auth import require
+from app.api.schemas import MemberRoleBody
 from app.errors import json_error
 from app.extensions import db
 from app.models import Membership, Role
 from app.people.role_rules import RoleChangeRefused
 from app.people.roles import assign_role, describe_role
 from app.tenancy import current_org, get_in_org_or_404
+from app.web_input import parse
 
 REFUSAL_CODES = {400: "invalid", 403: "role_change_refused", 409: "role_change_conflict"}
 
@@ -71,10 +73,8 @@ def list_members():
 @require("roles.assign")
 def put_member_role(membership_id: int):
     membership = get_in_org_or_404(Membership, membership_id)
-    body = request.get_json(silent=True)
-    role_id = body.get("role_id") if isinstance(body, dict) else None
-    if not isinstance(role_id, int) or isinstance(role_id, bool):
-        return json_error(400, 'send {"role_id": <role id>}', "invalid_body", field="role_id")
+    # The body's one field is named in every refusal, even of a body that is no object.
+    role_id = parse(MemberRoleBody, code="invalid_body", field_of=lambda _loc: "role_id").role_id
     role = get_in_org_or_404(Role, role_id)
     changed = assign_role(current_user._get_current_object(), membership, role, via="api")
     db.session.commit()

@@ -1,6 +1,6 @@
-"""The end of assistances: relay connect/disconnect with the grace window, and expiry (one
-function for every path). What is due later (grace over, TTL over, no answer) is done by
-the sweeper (`app.assistance.sweeper`)."""
+"""The end of assistances: relay connect/heartbeat/disconnect with the grace window, and
+expiry (one function for every path). What is due later (grace over, TTL over, no answer,
+silent connections) is found by the sweeper (`app.assistance.sweeper`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm.exc import StaleDataError
 
 from app import audit
 from app.core.passwords import verify_password
@@ -59,10 +60,12 @@ def expire(
     state: str = "expired",
     actor=None,
     action: str = "assistance.expired",
+    details: dict | None = None,
 ) -> bool:
     """End a live assistance for good: credentials and file dead, file deleted, the agent
     told (stop order for unattended, end order for interactive). Idempotent; the caller
-    holds the row lock and commits. Returns whether this call ended it."""
+    holds the row lock and commits. Returns whether this call ended it. `details` join
+    the audit event's."""
     if not assistance.is_live:
         return False
     end_state(assistance, state, reason)
@@ -78,7 +81,7 @@ def expire(
         target=assistance,
         actor=actor,
         actor_label=None if actor else "system",
-        details={"reason": reason, "state": state},
+        details={"reason": reason, "state": state, **(details or {})},
     )
     return True
 
@@ -147,6 +150,7 @@ def connect(claims: dict, password: str | None, ip: str) -> tuple[Assistance, st
     assistance.connection_hash = _hash(connection_id)
     assistance.state = "connected"
     assistance.connected_at = now
+    assistance.last_heartbeat_at = now  # connecting counts as the first heartbeat
     assistance.grace_until = None
     audit.record(
         "assistance.connected",
@@ -160,6 +164,20 @@ def connect(claims: dict, password: str | None, ip: str) -> tuple[Assistance, st
     return assistance, connection_id
 
 
+def heartbeat(connection_id: str) -> bool:
+    """The RA client is alive (SPEC §5): record it; False when the connection is not live
+    (any more). One conditional UPDATE: it waits for, then loses to, a concurrent drop or
+    disconnect, and bumps the version so a drop that read the old time fails instead."""
+    table = Assistance.__table__
+    result = db.session.execute(
+        update(table)
+        .where(table.c.connection_hash == _hash(connection_id), table.c.state == "connected")
+        .values(last_heartbeat_at=utcnow(), version=table.c.version + 1)
+    )
+    db.session.commit()
+    return result.rowcount == 1
+
+
 def disconnect(connection_id: str, ip: str) -> Assistance:
     assistance = db.session.execute(
         select(Assistance)
@@ -168,22 +186,71 @@ def disconnect(connection_id: str, ip: str) -> Assistance:
     ).scalar_one_or_none()
     if assistance is None or assistance.state != "connected":
         raise RelayRefused(404, "unknown_connection", "No such open connection.")
-    now = utcnow()
+    _close_connection(assistance, utcnow(), "disconnected by the RA client", "relay", ip)
+    db.session.commit()
+    return assistance
+
+
+def _close_connection(assistance: Assistance, now, reason: str, actor_label: str, ip: str):
+    """The connection is over: unattended → `disconnected` for the grace window,
+    interactive → ended. The caller holds the row lock and commits."""
     assistance.connection_hash = None
     assistance.disconnected_at = now
     audit.record(
         "assistance.disconnected",
         organization_id=assistance.organization_id,
         target=assistance,
-        actor_label="relay",
+        actor_label=actor_label,
         ip=ip,
-        details={},
+        details={"reason": reason},
     )
     if assistance.type == "unattended":
         grace = timedelta(seconds=current_app.config["RA_GRACE_SECONDS"])
         assistance.state = "disconnected"
         assistance.grace_until = now + grace
     else:
-        expire(assistance, "the interactive session ended")
-    db.session.commit()
-    return assistance
+        expire(assistance, f"the interactive session ended ({reason})")
+
+
+def drop_silent_connections(now=None, limit: int = 200) -> int:
+    """A connection with no heartbeat for three RELAY_HEARTBEAT_SECONDS is a disconnection
+    (SPEC §5), so a crashed RA client never leaves its device blocked. Each is dropped once
+    whatever the number of workers (SKIP LOCKED, re-checked under the lock; the version
+    check where the database cannot lock rows) and audited with the reason."""
+    now = now or utcnow()
+    interval = current_app.config["RELAY_HEARTBEAT_SECONDS"]
+    cutoff = now - timedelta(seconds=3 * interval)
+    silent = or_(
+        Assistance.last_heartbeat_at < cutoff,
+        and_(Assistance.last_heartbeat_at.is_(None), Assistance.connected_at < cutoff),
+    )
+    ids = (
+        db.session.execute(
+            select(Assistance.id)
+            .where(Assistance.state == "connected", silent)
+            .order_by(Assistance.id)
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
+    db.session.rollback()
+    dropped = 0
+    for assistance_id in ids:
+        try:
+            assistance = db.session.execute(
+                select(Assistance)
+                .where(Assistance.id == assistance_id, Assistance.state == "connected", silent)
+                .with_for_update(skip_locked=True)
+                .execution_options(populate_existing=True)
+            ).scalar_one_or_none()
+            if assistance is None:  # a heartbeat, a disconnect or another worker came first
+                db.session.rollback()
+                continue
+            reason = f"no heartbeat from the RA client for {3 * interval} s"
+            _close_connection(assistance, now, reason, "system", "")
+            db.session.commit()
+            dropped += 1
+        except StaleDataError:
+            db.session.rollback()
+    return dropped

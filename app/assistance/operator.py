@@ -12,7 +12,7 @@ from app.agent_settings.resolution import effective_settings
 from app.assistance import rules
 from app.assistance.lifecycle import expire
 from app.assistance.rules import AssistanceRefused, Refusal, refuse
-from app.assistance.start import SEAL_PURPOSE, TOOLS, operator_device_of
+from app.assistance.start import SEAL_PURPOSE, TOOLS
 from app.core import sealing
 from app.extensions import db
 from app.fleet.orders import create_order
@@ -120,8 +120,24 @@ def download(assistance: Assistance, operator: User) -> bytes:
     return assistance.activation_file
 
 
-def end(assistance: Assistance, actor: User, revoke: bool = False) -> Assistance:
-    """End now (no grace): credentials and file stop working, the agent is told."""
+def may_end(assistance: Assistance, actor: User, membership: Membership) -> bool:
+    """The initiator ends their own assistance; a holder of ra.manage any in the groups
+    their role covers (the caller has already refused, as 404, one outside them)."""
+    return assistance.operator_id == actor.id or membership.role.has("ra.manage")
+
+
+def end(
+    assistance: Assistance, actor: User, membership: Membership, revoke: bool = False
+) -> Assistance:
+    """End now (no grace): credentials and file stop working, the agent is told. Ending
+    another operator's assistance (ra.manage) is recorded with whose it was."""
+    if not may_end(assistance, actor, membership):
+        raise refuse(
+            "not_initiator",
+            "Only the operator who started this assistance, or someone whose role may "
+            "manage assistances (ra.manage), can end or revoke it.",
+            403,
+        )
     locked = db.session.execute(
         select(Assistance)
         .where(Assistance.id == assistance.id)
@@ -130,32 +146,58 @@ def end(assistance: Assistance, actor: User, revoke: bool = False) -> Assistance
     ).scalar_one()
     if not locked.is_live:
         raise refuse("not_live", _("The assistance has already ended."))
-    reason = "revoked by operator" if revoke else "ended by operator"
+    forced = locked.operator_id != actor.id
+    verb = "revoked" if revoke else "ended"
+    reason = f"{verb} by {actor.name or actor.email}" if forced else f"{verb} by operator"
     state = "cancelled" if locked.connected_at is None else "expired"
+    initiator = locked.operator
     expire(
         locked,
         reason,
         state=state,
         actor=actor,
-        action="assistance.revoked" if revoke else "assistance.ended",
+        action=f"assistance.{verb}",
+        details={
+            "forced": forced,
+            "initiator": {
+                "id": locked.operator_id,
+                "name": (initiator.name or initiator.email) if initiator else None,
+            },
+        },
     )
     db.session.commit()
     return locked
 
 
+def recorded_operator_device(assistance: Assistance) -> Device | None:
+    """The operator device recorded at start: the one the file's `tools` claim was decided
+    for, and so the one every launch is checked against (not the profile's current one)."""
+    if assistance.operator_device_id is None:
+        return None
+    device = db.session.get(Device, assistance.operator_device_id)
+    return device if device and device.organization_id == assistance.organization_id else None
+
+
 def tools_refusal(assistance: Assistance, membership: Membership) -> str | None:
-    """Why Flexxible Tools cannot be launched now, or None (SPEC §4)."""
+    """Why Flexxible Tools cannot be launched now, or None (SPEC §4): the rule of the
+    start, re-checked now for the same operator device, within what the file granted."""
     if assistance.type == "interactive" and assistance.state != "connected":
         return "Flexxible Tools are available while the operator is connected."
     device = db.session.get(Device, assistance.device_id)
     flag = effective_settings(device.reporting_group, membership.role)["flexxible_tools"].value
-    return rules.tools_refusal(
+    why = rules.tools_refusal(
         assistance.type,
         bool(flag),
         membership.role.name,
         device,
-        operator_device_of(assistance.operator_id, assistance.organization_id),
+        recorded_operator_device(assistance),
     )
+    if why is None and not assistance.tools:
+        why = (
+            "This assistance was started without Flexxible Tools (its activation file grants "
+            "none); start a new assistance to use them."
+        )
+    return why
 
 
 def launch_tool(assistance: Assistance, operator: User, membership: Membership, tool: str) -> None:

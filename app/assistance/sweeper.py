@@ -5,7 +5,8 @@
 - grace windows over, ready assistances past their time to live;
 - assistances whose agent never picked up or answered the start order (by the order's own
   deadline, not only once the order expiry job ran);
-- stop orders nobody answered (teardown unconfirmed).
+- stop orders nobody answered (teardown unconfirmed);
+- connections whose RA client stopped sending heartbeats (dropped as disconnections).
 
 Each row is claimed with SKIP LOCKED where the database has it, and the version check makes
 a second writer of the same row fail and skip it, so every assistance ends once, whatever
@@ -23,7 +24,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app import audit
 from app.assistance import signing
 from app.assistance.keys import SigningUnavailable
-from app.assistance.lifecycle import end_state, expire, order_stop
+from app.assistance.lifecycle import drop_silent_connections, end_state, expire, order_stop
 from app.extensions import db
 from app.models import AgentOrder, Assistance, utcnow
 
@@ -138,7 +139,8 @@ def sweep(limit: int = 200) -> dict[str, int]:
     unconfirmed teardowns. Returns counts per kind."""
     now = utcnow()
     started = time.monotonic()
-    counts = {"signed": 0, "grace": 0, "ttl": 0, "unanswered": 0, "teardown": 0}
+    counts = {"signed": 0, "silent": 0, "grace": 0, "ttl": 0, "unanswered": 0, "teardown": 0}
+    counts["silent"] = drop_silent_connections(now)
     try:
         counts["signed"] = signing.sign_due()
     except SigningUnavailable as exc:

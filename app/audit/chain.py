@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import has_request_context, request
 from flask_login import current_user
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -82,6 +82,17 @@ def _lock_head(chain: str, organization_id: int | None) -> AuditChainHead:
 
 
 def _load_head(chain: str, organization_id: int | None) -> AuditChainHead:
+    if db.session.get_bind().dialect.name == "sqlite":
+        # SQLite has no row locks (FOR UPDATE is dropped) and begins a transaction at its
+        # first write: write first, so this transaction holds the database's write lock
+        # before it reads the head, and concurrent appenders queue (busy_timeout) instead
+        # of both taking the same seq.
+        db.session.execute(
+            update(AuditChainHead)
+            .where(AuditChainHead.chain == chain)
+            .values(last_seq=AuditChainHead.last_seq)
+            .execution_options(synchronize_session=False)
+        )
     stmt = select(AuditChainHead).where(AuditChainHead.chain == chain).with_for_update()
     head = db.session.execute(stmt).scalar_one_or_none()
     if head is not None:

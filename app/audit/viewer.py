@@ -71,11 +71,13 @@ def _when(args, name: str, end: bool) -> datetime | None:
             moment = datetime.combine(day, time.min, UTC)
             return moment + timedelta(days=1) if end else moment
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     except ValueError:
         raise FilterError(
             name, f"{name} is a date (YYYY-MM-DD) or a date-time (YYYY-MM-DDTHH:MM[:SS][+00:00])"
         ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:  # the day after 9999-12-31, or a time zone past year 1 or 9999
+        raise FilterError(name, f"{name} is out of range (years 1 to 9999, UTC)") from None
 
 
 def parse_filters(args) -> AuditFilters:

@@ -13,7 +13,7 @@ from app.core.passwords import MIN_PASSWORD_LENGTH
 from app.extensions import db
 from app.people import invitations
 from app.people.users import find_user_by_email
-from app.security import forget_session_access
+from app.security import forget_session_access, no_store
 from app.tenancy import switch_org
 
 
@@ -26,15 +26,8 @@ def _refused(message: str, status: int):
     return _page("auth/invitation_refused.html", status, message=message)
 
 
-@bp.after_request
-def _no_store(response):
-    # The pages of a link that carries a token are not for caches or history.
-    if request.endpoint == "auth.invitation":
-        response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 @bp.route("/invitations/<token>", methods=["GET", "POST"])
+@no_store  # the pages of a link that carries a token are not for caches or history
 def invitation(token: str):
     found = invitations.find(token)
     if found is None:

@@ -13,7 +13,12 @@ from app.extensions import db
 from app.people import access, mfa
 from app.people.signin import promote_session
 from app.portal.views import render_profile
-from app.security import SESSION_TOKEN_KEY, current_auth_session, current_session_access
+from app.security import (
+    SESSION_TOKEN_KEY,
+    current_auth_session,
+    current_session_access,
+    no_store,
+)
 
 
 def _next() -> str:
@@ -66,6 +71,7 @@ def mfa_verify():
 
 
 @bp.route("/mfa/setup", methods=["GET", "POST"])
+@no_store
 @login_required
 def mfa_enroll():
     user = current_user._get_current_object()
@@ -108,6 +114,7 @@ def mfa_enroll():
 
 
 @bp.route("/profile/mfa/recovery-codes", methods=["POST"])
+@no_store
 @login_required
 def mfa_regenerate_codes():
     user = current_user._get_current_object()

@@ -122,7 +122,8 @@ def verify_command(path: str, jwks_url: str | None):
 def connect_command(
     path: str, password: str | None, portal: str | None, disconnect_after: float | None
 ):
-    """Act as the operator's RA client: open the file, give the password, connect."""
+    """Act as the operator's RA client: open the file, give the password, connect, send a
+    heartbeat every interval until interrupted (Ctrl+C, SIGTERM), then disconnect."""
     import base64
 
     token = _read_token(path)
@@ -152,14 +153,49 @@ def connect_command(
         f"Connected to {claims['device']['hostname']} (assistance "
         f"{result['assistance_id']}, relay {result['relay_url']})."
     )
-    try:
-        if disconnect_after is None:
-            while True:
-                time.sleep(1)
-        time.sleep(disconnect_after)
-    except KeyboardInterrupt:
-        pass
+    interval = float(
+        result.get("heartbeat_interval_s") or current_app.config["RELAY_HEARTBEAT_SECONDS"]
+    )
+    if not _keep_alive(base, result["connection_id"], interval, disconnect_after):
+        raise click.ClickException(
+            "The portal ended the connection (missed heartbeats, or the assistance ended)."
+        )
     done = requests.post(
         f"{base}/disconnect", json={"connection_id": result["connection_id"]}, timeout=15
     )
     click.echo(f"Disconnected ({done.json().get('state', done.status_code)}).")
+
+
+def _keep_alive(base: str, connection_id: str, interval: float, seconds: float | None) -> bool:
+    """Send a heartbeat every `interval` (SPEC §5) until Ctrl+C, SIGTERM or `seconds`;
+    False when the portal says the connection is gone (410)."""
+    import signal
+
+    def stop(_signum, _frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    deadline = None if seconds is None else time.monotonic() + seconds
+    try:
+        while True:
+            left = interval if deadline is None else min(interval, deadline - time.monotonic())
+            if left <= 0:
+                return True
+            time.sleep(left)
+            if deadline is not None and time.monotonic() >= deadline:
+                return True
+            try:
+                beat = requests.post(
+                    f"{base}/heartbeat", json={"connection_id": connection_id}, timeout=15
+                )
+            except requests.RequestException as exc:
+                click.echo(f"Heartbeat not delivered ({exc}); retrying.", err=True)
+                continue
+            if beat.status_code == 410:
+                return False
+            if beat.status_code != 204:
+                click.echo(f"Heartbeat refused ({beat.status_code}); retrying.", err=True)
+    except KeyboardInterrupt:
+        return True
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -8,6 +8,10 @@ from datetime import datetime
 from math import ceil
 from typing import Any
 
+# The largest value an id column (PostgreSQL `integer`) holds; ids, page numbers and other
+# whole numbers from requests are refused beyond it rather than reaching the database.
+MAX_ID = 2**31 - 1
+
 
 class FilterError(ValueError):
     def __init__(self, field: str, message: str) -> None:
@@ -27,6 +31,16 @@ class Page:
     def pages(self) -> int:
         return max(1, ceil(self.total / self.page_size))
 
+    def as_json(self, items: list[Any]) -> dict[str, Any]:
+        """The page as list endpoints answer it, with `items` already serialized."""
+        return {
+            "items": items,
+            "page": self.page,
+            "page_size": self.page_size,
+            "total": self.total,
+            "pages": self.pages,
+        }
+
 
 def int_arg(args, name: str) -> int | None:
     """The integer argument `name`, or None when absent."""
@@ -34,9 +48,12 @@ def int_arg(args, name: str) -> int | None:
     if not raw:
         return None
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
-        raise FilterError(name, f"{name} must be a number") from None
+        raise FilterError(name, f"{name} must be a whole number") from None
+    if not -MAX_ID <= value <= MAX_ID:
+        raise FilterError(name, f"{name} is out of range (at most {MAX_ID})")
+    return value
 
 
 def positive_arg(args, name: str, default: int, maximum: int | None = None) -> int:

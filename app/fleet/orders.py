@@ -127,7 +127,9 @@ def deliver_pending(device_id: int) -> list[dict[str, Any]]:
     return delivered
 
 
-def wait_for_orders(device, wait_s: float, *, checked_at: float) -> list[dict[str, Any]]:
+def wait_for_orders(
+    device, wait_s: float, *, checked_at: float, still_there: Callable[[], bool] = lambda: True
+) -> list[dict[str, Any]]:
     """Long poll: pending orders now, or as soon as one is created, or [] after `wait_s`.
 
     `checked_at` is when the device (and whether it had pending orders) was read. The poll
@@ -154,6 +156,10 @@ def wait_for_orders(device, wait_s: float, *, checked_at: float) -> list[dict[st
         while (remaining := deadline - time.monotonic()) > 0.01:
             if not waiter.wait(remaining):
                 break
+            if not still_there():
+                # The agent hung up while parked (it crashed or restarted): an order
+                # handed to this dead connection would count as delivered and be lost.
+                return []
             orders = deliver_pending(device_id)
             db.session.close()
             if orders:

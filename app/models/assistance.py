@@ -69,6 +69,7 @@ class Assistance(Base):
             sqlite_where=text(_LIVE_SQL),
         ),
         Index("ix_assistances_state_deadlines", "state", "grace_until", "ready_until"),
+        Index("ix_assistances_state_heartbeat", "state", "last_heartbeat_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -111,6 +112,9 @@ class Assistance(Base):
     ready_at: Mapped[datetime | None]
     ready_until: Mapped[datetime | None]
     connected_at: Mapped[datetime | None]
+    # The RA client's last heartbeat (connect counts as one); silent for three
+    # RELAY_HEARTBEAT_SECONDS means disconnected.
+    last_heartbeat_at: Mapped[datetime | None]
     disconnected_at: Mapped[datetime | None]
     grace_until: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
@@ -128,6 +132,18 @@ class Assistance(Base):
     @property
     def is_live(self) -> bool:
         return self.state in LIVE_STATES
+
+    @property
+    def state_since(self) -> datetime:
+        """When the assistance entered its current state (as far as it is recorded)."""
+        since = {
+            "ready": self.ready_at,
+            "connected": self.connected_at,
+            "disconnected": self.disconnected_at,
+        }.get(self.state)
+        if not self.is_live:
+            since = self.ended_at
+        return since or self.created_at
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -150,6 +166,7 @@ class Assistance(Base):
             "password_revealed": self.revealed_at is not None,
             "tools": self.tools,
             "created_at": self.created_at.isoformat(),
+            "state_since": self.state_since.isoformat(),
             "ready_until": _iso(self.ready_until),
             "connected_at": _iso(self.connected_at),
             "grace_until": _iso(self.grace_until),

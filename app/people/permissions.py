@@ -14,6 +14,7 @@ PERMISSIONS: dict[str, str] = {
     "users.manage": _l("Add, edit and deactivate users"),
     "devices.view": _l("See devices and user sessions"),
     "ra.start": _l("Start remote assistance"),
+    "ra.manage": _l("End or revoke any remote assistance in the groups one can see"),
     "audit.view": _l("Read the audit log"),
 }
 
@@ -37,7 +38,7 @@ BUILTIN_ROLES: dict[str, tuple[str, frozenset[str]]] = {
     ),
     "helpdesk_lead": (
         "Helpdesk Lead",
-        frozenset({"roles.assign", "devices.view", "ra.start", "audit.view"}),
+        frozenset({"roles.assign", "devices.view", "ra.start", "ra.manage", "audit.view"}),
     ),
     "operator": ("Operator", frozenset({"devices.view", "ra.start"})),
     "auditor": ("Auditor", frozenset({"audit.view", "devices.view"})),

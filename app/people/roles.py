@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from app import audit
+from app.core.listing import MAX_ID
 from app.extensions import db
 from app.models import Membership, ReportingGroup, Role, User
 from app.models.agent_setting import AgentSettingValue
@@ -47,6 +48,8 @@ def _clean_groups(org_id: int, group_ids) -> frozenset[int] | None:
     if group_ids is None:
         return None
     ids = frozenset(group_ids)
+    if any(not 1 <= i <= MAX_ID for i in ids):  # beyond any id: unknown, not a query
+        raise RoleChangeRefused("No such reporting group.", 404)
     if ids:
         found = set(
             db.session.execute(

@@ -13,12 +13,13 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_login import current_user
+from flask_login import current_user, login_required
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from app.assistance import files
-from app.assistance.operator import download, end, launch_tool, reveal, tools_refusal
+from app.assistance.operator import download, end, launch_tool, may_end, reveal, tools_refusal
+from app.assistance.queries import assistances_page
 from app.assistance.rules import AssistanceRefused
 from app.assistance.start import (
     TOOLS,
@@ -27,16 +28,19 @@ from app.assistance.start import (
     operator_device_of,
     start_assistance,
 )
+from app.core.listing import int_arg
 from app.extensions import db
 from app.models import Assistance, Device, DeviceSession, OperatorDevice
-from app.models.assistance import LIVE_STATES, STATES
+from app.models.assistance import STATES
 from app.portal import bp
 from app.portal.labels import label
+from app.security import no_store
 from app.tenancy import (
     can_see_group,
     current_membership,
     current_org,
     get_in_org_or_404,
+    has_permission,
     permission_required,
     visible_group_ids,
 )
@@ -65,15 +69,21 @@ def _assistance(assistance_id: int) -> Assistance:
 
 
 @bp.route("/workspaces/devices/<int:device_id>/assist", methods=["GET", "POST"])
-@permission_required("devices.view")
+@login_required
 def start_assist(device_id: int):
+    # Whether the member may start is the start rules' decision (ra_not_permitted, with
+    # its message), not a decorator's: only seeing the page needs devices.view or ra.start.
+    if current_membership is None:
+        abort(404)
     device = _device(device_id)
+    may_view = has_permission("devices.view") or has_permission("ra.start")
+    if request.method == "GET" and not may_view:
+        abort(403)
     session = None
-    if request.values.get("session"):
+    if (session_id := int_arg(request.values, "session")) is not None:
         session = db.session.execute(
             select(DeviceSession).where(
-                DeviceSession.id == request.values.get("session", type=int),
-                DeviceSession.device_id == device.id,
+                DeviceSession.id == session_id, DeviceSession.device_id == device.id
             )
         ).scalar_one_or_none()
         if session is None:
@@ -89,6 +99,8 @@ def start_assist(device_id: int):
                 session_id=session.id if session else None,
             )
         except AssistanceRefused as exc:
+            if not may_view:  # the refusal, without the device's page
+                abort(exc.refusal.status, description=exc.refusal.message)
             status, error = exc.refusal.status, exc.refusal
             device = _device(device_id)
         else:
@@ -130,6 +142,7 @@ def _live_context(a: Assistance) -> dict:
     mine = a.operator_id == current_user.id
     return {
         "mine": mine,
+        "may_end": a.is_live and may_end(a, _me(), current_membership),
         "tools": TOOLS,
         "tools_refusal": tools_refusal(a, current_membership) if mine else None,
     }
@@ -143,6 +156,7 @@ def assistance_live(assistance_id: int):
 
 
 @bp.route("/workspaces/assistances/<int:assistance_id>/reveal", methods=["POST"])
+@no_store
 @permission_required("ra.start")
 def assistance_reveal(assistance_id: int):
     try:
@@ -153,6 +167,7 @@ def assistance_reveal(assistance_id: int):
 
 
 @bp.route("/workspaces/assistances/<int:assistance_id>/file")
+@no_store
 @permission_required("ra.start")
 def assistance_file(assistance_id: int):
     a = _assistance(assistance_id)
@@ -164,21 +179,45 @@ def assistance_file(assistance_id: int):
     return Response(
         content,
         mimetype="application/octet-stream",
-        headers={
-            "Content-Disposition": f'attachment; filename="{files.filename(a)}"',
-            "Cache-Control": "no-store",
-        },
+        headers={"Content-Disposition": f'attachment; filename="{files.filename(a)}"'},
     )
 
 
-@bp.route("/workspaces/assistances/<int:assistance_id>/end", methods=["POST"])
-@permission_required("ra.start")
+@bp.route("/workspaces/assistances/<int:assistance_id>/end", methods=["GET", "POST"])
+@permission_required("ra.start", "ra.manage")
 def assistance_end(assistance_id: int):
+    """GET: confirm ending (someone else's) assistance; POST: end or revoke it."""
+    a = _assistance(assistance_id)
+    back = "live" if request.values.get("back") == "live" else "page"
+    if request.method == "GET":
+        if not may_end(a, _me(), current_membership):
+            abort(403)
+        return render_template("workspaces/end_assistance.html", a=a, back=back)
     try:
-        end(_assistance(assistance_id), _me(), revoke=request.form.get("revoke") == "1")
+        end(
+            a,
+            _me(),
+            current_membership._get_current_object(),
+            revoke=request.form.get("revoke") == "1",
+        )
     except AssistanceRefused as exc:
         db.session.rollback()
+        if exc.refusal.status == 403:  # not_initiator
+            abort(403, description=exc.refusal.message)
         flash(exc.refusal.message, "error")
+    else:
+        if a.operator_id != current_user.id:
+            owner = (a.operator.name or a.operator.email) if a.operator else _("an operator")
+            flash(
+                _(
+                    "Ended the assistance of %(owner)s on %(device)s.",
+                    owner=owner,
+                    device=a.device.hostname,
+                ),
+                "success",
+            )
+    if back == "live":
+        return redirect(url_for("portal.live_assistances"))
     return redirect(url_for("portal.assistance_page", assistance_id=assistance_id))
 
 
@@ -200,43 +239,30 @@ def assistance_tool(assistance_id: int):
 @bp.route("/workspaces/assistances")
 @permission_required("devices.view")
 def assistances():
-    args = request.args
-    conditions = [Assistance.organization_id == current_org.id]
-    visible = visible_group_ids()
-    if visible is not None:
-        conditions.append(Device.reporting_group_id.in_(visible))
-    if (state := args.get("state", "")) in STATES:
-        conditions.append(Assistance.state == state)
-    elif state == "live":
-        conditions.append(Assistance.state.in_(LIVE_STATES))
-    if (ra_type := args.get("type", "")) in ("interactive", "unattended"):
-        conditions.append(Assistance.type == ra_type)
-    if args.get("mine") == "1":
-        conditions.append(Assistance.operator_id == current_user.id)
-    if q := args.get("q", "").strip():
-        conditions.append(Device.hostname.ilike(f"%{q}%"))
-    page = max(1, args.get("page", 1, type=int) or 1)
-    base = select(Assistance).join(Assistance.device).where(*conditions)
-    total = db.session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
-    rows = (
-        db.session.execute(
-            base.options(joinedload(Assistance.device), joinedload(Assistance.operator))
-            .order_by(Assistance.id.desc())
-            .limit(PAGE_SIZE)
-            .offset((page - 1) * PAGE_SIZE)
-        )
-        .scalars()
-        .all()
+    page = assistances_page(
+        current_org.id, request.args, visible_groups=visible_group_ids(), user_id=current_user.id
     )
     return render_template(
         "workspaces/assistances.html",
-        rows=rows,
-        total=total,
-        page=page,
-        pages=max(1, -(-total // PAGE_SIZE)),
-        args=args,
+        rows=page.items,
+        total=page.total,
+        page=page.page,
+        pages=page.pages,
+        args=request.args,
         states=STATES,
     )
+
+
+@bp.route("/workspaces/live-assistances")
+@permission_required("ra.manage")
+def live_assistances():
+    """Workspaces → Live assistances: every live assistance in the lead's groups, with a
+    force-end for each."""
+    args = {**request.args, "live": "1"}
+    page = assistances_page(
+        current_org.id, args, visible_groups=visible_group_ids(), user_id=current_user.id
+    )
+    return render_template("workspaces/live_assistances.html", page=page, args=request.args)
 
 
 @bp.route("/profile/operator-device", methods=["POST"])

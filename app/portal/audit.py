@@ -25,6 +25,7 @@ from app.core.listing import FilterError
 from app.extensions import db
 from app.portal import audit_sentences as sentences
 from app.portal import bp
+from app.security import no_store
 from app.tenancy import current_org, permission_required
 
 
@@ -50,6 +51,7 @@ def audit_log_page():
 
 
 @bp.route("/audit/export.csv")
+@no_store
 @permission_required("audit.view")
 def audit_export():
     try:
@@ -72,7 +74,6 @@ def audit_export():
         mimetype="text/csv",
         headers={
             "Content-Disposition": f'attachment; filename="audit-{current_org.slug}-{stamp}.csv"',
-            "Cache-Control": "no-store",
         },
     )
 

@@ -16,6 +16,7 @@ from app.fleet.enrollment import (
 )
 from app.models import EnrollmentToken, ReportingGroup
 from app.portal import bp
+from app.security import no_store
 from app.tenancy import current_org, get_in_org_or_404, permission_required
 
 
@@ -30,6 +31,7 @@ def _optional_int(name: str) -> int | None:
 
 
 @bp.route("/settings/enrollment-tokens", methods=["GET", "POST"])
+@no_store
 @permission_required("org.manage")
 def enrollment_tokens():
     groups = list(

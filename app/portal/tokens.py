@@ -11,10 +11,12 @@ from app.extensions import db
 from app.models.api_token import ApiToken
 from app.people import api_tokens
 from app.portal import bp
+from app.security import no_store
 from app.tenancy import current_org
 
 
 @bp.route("/profile/api-tokens", methods=["POST"])
+@no_store
 @login_required
 def create_api_token():
     if current_org is None:

@@ -3,12 +3,15 @@ from __future__ import annotations
 from flask import current_app, jsonify, request
 
 from app.assistance.keys import jwks
-from app.assistance.lifecycle import RelayRefused, connect, disconnect
+from app.assistance.lifecycle import RelayRefused, connect, disconnect, heartbeat
 from app.assistance.verify import ActivationInvalid, verify_token
 from app.core import throttle
 from app.errors import json_error
 from app.extensions import csrf, db
 from app.relay import bp, wellknown
+from app.relay.schemas import ConnectBody, ConnectionBody
+from app.security import no_store
+from app.web_input import parse
 
 csrf.exempt(bp)
 
@@ -20,8 +23,9 @@ def refused(exc):
     return json_error(exc.status, exc.message, exc.code)
 
 
-@bp.before_request
-def throttle_ip():
+def _throttled():
+    """A 429 when this address made too many relay requests in the window; else count
+    this one and return None."""
     cfg = current_app.config
     ip = request.remote_addr or ""
     wait = throttle.retry_after("relay-ip", ip, cfg["RELAY_MAX_CONNECTS_PER_IP"])
@@ -35,40 +39,51 @@ def throttle_ip():
     return None
 
 
-def _body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise RelayRefused(400, "invalid_body", "Send a JSON object.")
-    return body
+@bp.before_request
+def throttle_ip():
+    # A live connection's heartbeats are not guesses: they are counted only when they
+    # fail (below), so many RA clients behind one address never throttle each other.
+    if request.endpoint == "relay.relay_heartbeat":
+        return None
+    return _throttled()
 
 
 @bp.post("/connect")
+@no_store  # the connection id is the connection's only credential
 def relay_connect():
-    body = _body()
-    token, password = body.get("activation"), body.get("password")
-    if not isinstance(token, str):
-        raise RelayRefused(
-            400, "invalid_body", "activation must be the activation file's compact JWS."
-        )
-    if password is not None and not isinstance(password, str):
-        raise RelayRefused(400, "invalid_body", "password must be a string.")
-    claims = verify_token(token)
-    assistance, connection_id = connect(claims, password, request.remote_addr or "")
+    body = parse(ConnectBody)
+    claims = verify_token(body.activation)
+    assistance, connection_id = connect(claims, body.password, request.remote_addr or "")
     return jsonify(
         {
             "connection_id": connection_id,
             "assistance_id": assistance.id,
             "relay_url": current_app.config["RELAY_URL"],
+            "heartbeat_interval_s": current_app.config["RELAY_HEARTBEAT_SECONDS"],
         }
+    )
+
+
+@bp.post("/heartbeat")
+def relay_heartbeat():
+    body = parse(ConnectionBody)
+    if heartbeat(body.connection_id):
+        return "", 204
+    if (limited := _throttled()) is not None:
+        return limited
+    raise RelayRefused(
+        410,
+        "connection_gone",
+        "This connection is no longer live (disconnected, dropped after missed heartbeats, "
+        "or the assistance ended). Connect again with the activation file if the "
+        "assistance is still open.",
     )
 
 
 @bp.post("/disconnect")
 def relay_disconnect():
-    connection_id = _body().get("connection_id")
-    if not isinstance(connection_id, str) or not connection_id:
-        raise RelayRefused(400, "invalid_body", "connection_id is required.")
-    assistance = disconnect(connection_id, request.remote_addr or "")
+    body = parse(ConnectionBody)
+    assistance = disconnect(body.connection_id, request.remote_addr or "")
     return jsonify(
         {
             "assistance_id": assistance.id,

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from app.extensions import db
-from app.models import Assistance, OperatorDevice
+from app.models import Assistance, OperatorDevice, Organization
 from tests import factories
 from tests.assistance.helpers import answer, deliver, sign
 
@@ -139,3 +139,33 @@ def test_other_orgs_assistance_pages_are_404(app, operator, world, make_browser)
     for path in ("", "/live", "/file"):
         assert intruder.get(f"/workspaces/assistances/{assistance_id}{path}").status_code == 404
     assert intruder.get(f"/workspaces/devices/{world['server']}/assist").status_code == 404
+
+
+def test_a_start_from_the_page_without_ra_start_shows_ra_not_permitted(app, make_browser, world):
+    auditor = make_browser()
+    assert auditor.login("auditor@acme.example", factories.PASSWORD).status_code == 302
+    response = auditor.submit(
+        f"/workspaces/devices/{world['laptop']}/assist", {"type": "interactive"}
+    )
+    assert response.status_code == 403
+    html = response.get_data(as_text=True)
+    assert "ra_not_permitted" in html and "permission ra.start" in html
+
+
+def test_a_member_without_device_rights_gets_the_rules_refusal_not_the_page(
+    app, make_browser, world
+):
+    with app.app_context():
+        org = db.session.get(Organization, world["org"])
+        role = factories.create_role(org, "Readers", {"audit.view"})
+        email = factories.create_member_with(org, role).email
+    reader = make_browser()
+    assert reader.login(email, factories.PASSWORD).status_code == 302
+    url = f"/workspaces/devices/{world['laptop']}/assist"
+    assert reader.get(url).status_code == 403  # the page (hostname, sessions) stays hidden
+    response = reader.submit("/profile", {"type": "interactive"}, post_url=url)
+    assert response.status_code == 403
+    html = response.get_data(as_text=True)
+    assert "permission ra.start" in html and "LAPTOP-1" not in html
+    with app.app_context():
+        assert db.session.query(Assistance).count() == 0

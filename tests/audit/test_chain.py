@@ -1,4 +1,5 @@
 import itertools
+import threading
 
 import pytest
 from sqlalchemy import delete, select, text, update
@@ -103,3 +104,40 @@ def test_orm_refuses_to_change_or_delete_events(app, org_with_events):
             db.session.flush()
         db.session.rollback()
         assert db.session.execute(text("SELECT count(*) FROM audit_events")).scalar() > 0
+
+
+def test_concurrent_appenders_each_get_their_own_place_in_the_chain(app):
+    """Several requests recording at the same moment (the fuzzer found this on SQLite,
+    which has no row locks): every event is appended, with consecutive seqs."""
+    with app.app_context():
+        org_id = factories.create_org("Busy").id
+    barrier, errors = threading.Barrier(4), []
+
+    def append(n):
+        with app.app_context():
+            barrier.wait()
+            for i in range(5):
+                try:
+                    audit.record(
+                        "test.concurrent", organization_id=org_id, details={"n": n, "i": i}
+                    )
+                    db.session.commit()
+                except Exception as exc:  # collected and asserted below
+                    errors.append(repr(exc))
+                    db.session.rollback()
+            db.session.remove()
+
+    threads = [threading.Thread(target=append, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with app.app_context():
+        seqs = sorted(
+            db.session.execute(
+                select(AuditEvent.seq).where(AuditEvent.action == "test.concurrent")
+            ).scalars()
+        )
+        assert len(seqs) == 20 and seqs == list(range(seqs[0], seqs[0] + 20))
+        assert audit.verify_chain(audit.chain_for(org_id)).ok

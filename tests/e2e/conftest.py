@@ -142,3 +142,7 @@ def start_stack(server, processes, port: int, env: dict, profiles: list) -> str:
         env={**env, "SIM_FLEET": json.dumps(profiles)},
     )
     return url
+
+
+# The assistance stack (server, worker, reference fleet), shared by the e2e modules.
+from tests.e2e.stack import stack  # noqa: E402,F401

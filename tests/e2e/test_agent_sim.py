@@ -20,7 +20,9 @@ def test_simulated_fleet_enrolls_checks_in_and_answers_orders(app, server, proce
         {
             "hostname": "LAPTOP-1",
             "sessions": [
-                {"session_key": "1", "username": "alice", "state": "active", "kind": "console"}
+                {"session_key": "1", "username": "alice", "state": "active", "kind": "console"},
+                # A name the portal cannot store: refused by name, the rest still reported.
+                {"session_key": "2", "username": "bad\u0000name", "state": "active", "kind": "rdp"},
             ],
         },
         {"hostname": "SRV-1", "os_name": "Windows Server 2022", "kind": "server"},

@@ -213,3 +213,30 @@ def test_an_order_made_through_one_web_process_wakes_a_poll_parked_on_another(
     assert [o["type"] for o in poller.orders] == ["ra.interactive.start"]
     assert poller.orders[0]["payload"]["assistance_id"] == response.json()["id"]
     assert time.monotonic() - started < 10  # woken, not at the end of its 25 s wait
+
+
+def test_an_order_is_not_handed_to_a_poll_whose_agent_hung_up(app, server, parked_fleet):
+    """An agent that crashed or restarted leaves its poll parked on the server: a new order
+    must wait for the agent's next poll instead of vanishing into the dead connection."""
+    import socket
+
+    url = server(workers=1, WEB_GRACEFUL_TIMEOUT_SECONDS=1)
+    device_id = sorted(parked_fleet)[0]
+    token = parked_fleet[device_id]
+    parts = urlsplit(url)
+    dead = socket.create_connection((parts.hostname, parts.port))
+    dead.sendall(
+        f"GET /api/agent/v1/orders?wait=25 HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+        f"Authorization: Bearer {token}\r\n\r\n".encode()
+    )
+    assert wait_for(lambda: _metrics(url).get("portal_agent_polls_parked") == 1, 30)
+    dead.close()  # the agent is gone; its poll is still parked
+    with app.app_context():
+        order_id = create_order(
+            db.session.get(Device, device_id), "ra.end", {"assistance_id": 1}
+        ).id
+        db.session.commit()
+    assert wait_for(lambda: _metrics(url).get("portal_agent_polls_parked") == 0, 30)
+    fresh = Poller(url, token, wait=2)
+    fresh.run()
+    assert fresh.status == 200 and [o["id"] for o in fresh.orders] == [order_id]

@@ -71,6 +71,7 @@ def test_admin_invites_and_the_invitee_creates_an_account(app, admin, alpha, out
     page = invitee.get(f"/invitations/{raw}")
     assert page.status_code == 200
     assert page.headers["Cache-Control"] == "no-store"
+    assert page.headers["Pragma"] == "no-cache"
     assert "Create my account" in page.get_data(as_text=True)
     response = invitee.submit(
         f"/invitations/{raw}",

@@ -1,311 +1,311 @@
-"""The operator API's security schemes and schemas."""
+"""The document's security schemes and schemas. Request bodies are generated from the
+pydantic models that validate them; responses are declared here, next to their paths."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from pydantic.json_schema import models_json_schema
+
+from app.agent_api import schemas as agent_schemas
 from app.agent_settings import registry
-from app.api.openapi.common import page_of
+from app.api import schemas as operator_schemas
+from app.api.openapi.common import page_of, ref
+from app.models.assistance import FILE_KINDS, RA_TYPES, REQUESTED_TYPES, STATES, TEARDOWN
+from app.models.device import DEVICE_KINDS, SESSION_KINDS, SESSION_STATES
+from app.relay import schemas as relay_schemas
+
+# Every model a request body is validated with (nested ones come along).
+REQUEST_MODELS = (
+    operator_schemas.AssistanceStartBody,
+    operator_schemas.AssistanceEndBody,
+    operator_schemas.ToolLaunchBody,
+    operator_schemas.MemberRoleBody,
+    operator_schemas.SettingsPutBody,
+    agent_schemas.EnrollBody,
+    agent_schemas.CheckinBody,
+    agent_schemas.ResultBody,
+    relay_schemas.ConnectBody,
+    relay_schemas.ConnectionBody,
+)
+
+STRING = {"type": "string"}
+INTEGER = {"type": "integer"}
+BOOLEAN = {"type": "boolean"}
+MOMENT = {"type": "string", "format": "date-time"}
+MAYBE_MOMENT = {"type": ["string", "null"], "format": "date-time"}
+NAMED = {
+    "type": "object",
+    "required": ["id", "name"],
+    "properties": {"id": INTEGER, "name": STRING},
+}
 
 
-def _setting_value_schemas() -> dict[str, Any]:
-    schemas = {
-        "ra_types": {
-            "type": "array",
-            "items": {"enum": list(registry.RA_TYPES)},
-            "description": "empty disables RA; dynamic cannot be combined",
-        },
-        "bool": {"type": "boolean"},
-        "url": {"type": "string", "description": "proxy URL or empty"},
-    }
+def obj(required: list[str] | tuple[str, ...] | None = None, **properties: Any) -> dict[str, Any]:
+    """An object schema; every property is required unless `required` says which."""
     return {
         "type": "object",
-        "properties": {
-            d.key: {**schemas[d.kind], "description": str(d.description)} for d in registry.SETTINGS
+        "required": list(properties if required is None else required),
+        "properties": properties,
+    }
+
+
+def request_schemas() -> dict[str, Any]:
+    """JSON Schemas (2020-12, as OpenAPI 3.1 uses) of the request models, by class name."""
+    _, top = models_json_schema(
+        [(model, "validation") for model in REQUEST_MODELS],
+        ref_template="#/components/schemas/{model}",
+    )
+    return top["$defs"]
+
+
+def security_schemes() -> dict[str, Any]:
+    return {
+        "apiToken": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "Personal API token (profile page or `flask api-token create`)",
         },
+        "session": {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": "portal_session",
+            "description": "The browser session; changes also need X-CSRFToken",
+        },
+        "deviceToken": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "The device token a FlexxAgent received when it enrolled",
+        },
+    }
+
+
+def _setting_value() -> dict[str, Any]:
+    kinds = {
+        "ra_types": {"type": "array", "items": {"enum": list(registry.RA_TYPES)}},
+        "bool": BOOLEAN,
+        "url": STRING,
+    }
+    used = sorted({d.kind for d in registry.SETTINGS})
+    return {"anyOf": [*(kinds[k] for k in used), {"type": "null"}]}
+
+
+def operator_schemas_() -> dict[str, Any]:
+    listed = ("id", "hostname", "os_name", "os_version", "agent_version", "environment")
+    device = obj(
+        [*listed, "kind", "reporting_group", "online", "last_checkin_at"],
+        id=INTEGER,
+        hostname=STRING,
+        os_name=STRING,
+        os_version=STRING,
+        agent_version=STRING,
+        environment=STRING,
+        kind={"enum": list(DEVICE_KINDS)},
+        reporting_group=NAMED,
+        online=BOOLEAN,
+        last_checkin_at=MAYBE_MOMENT,
+        sessions={"type": "array", "items": {"$ref": ref("DeviceSession")}},
+        remote_assistance={
+            "type": "object",
+            "description": "per type: whether it can start now and, if not, the refusal "
+            "(the same check that refuses a start)",
+            "additionalProperties": obj(
+                ["available"], available=BOOLEAN, code=STRING, message=STRING
+            ),
+        },
+    )
+    session = obj(
+        id=INTEGER,
+        session_key=STRING,
+        username=STRING,
+        state={"enum": list(SESSION_STATES)},
+        kind={"enum": list(SESSION_KINDS)},
+    )
+    listed_session = {
+        **session,
+        "required": [*session["required"], "device"],
+        "properties": {
+            **session["properties"],
+            "device": obj(id=INTEGER, hostname=STRING),
+        },
+    }
+    assistance = obj(
+        id=INTEGER,
+        state={"enum": list(STATES)},
+        type={"enum": list(RA_TYPES)},
+        requested_type={"enum": list(REQUESTED_TYPES)},
+        decision_reason=STRING,
+        device=obj(id=INTEGER, hostname=STRING),
+        session_key={"type": ["string", "null"]},
+        operator=obj(id={"type": ["integer", "null"]}, name={"type": ["string", "null"]}),
+        session_id={"type": ["string", "null"], "description": "9 digits, once ready"},
+        file_kind={"enum": list(FILE_KINDS)},
+        file_ready=BOOLEAN,
+        password_revealed=BOOLEAN,
+        tools={"type": "array", "items": STRING},
+        created_at=MOMENT,
+        state_since={**MOMENT, "description": "when it entered its current state"},
+        ready_until=MAYBE_MOMENT,
+        connected_at=MAYBE_MOMENT,
+        grace_until=MAYBE_MOMENT,
+        ended_at=MAYBE_MOMENT,
+        end_reason=STRING,
+        teardown={"enum": list(TEARDOWN)},
+    )
+    audit_event = obj(
+        id=INTEGER,
+        seq={**INTEGER, "description": "position in the organization's chain"},
+        occurred_at=MOMENT,
+        actor=STRING,
+        actor_user_id={"type": ["integer", "null"]},
+        action=STRING,
+        target_type=STRING,
+        target_id=STRING,
+        details={"type": "object"},
+        ip=STRING,
+        prev_hash=STRING,
+        hash=STRING,
+    )
+    role = obj(
+        id=INTEGER,
+        name=STRING,
+        builtin={"type": ["string", "null"]},
+        permissions={"type": "array", "items": STRING},
+        reporting_groups={
+            "type": ["array", "null"],
+            "items": INTEGER,
+            "description": "ids of the groups the role is limited to; null: every group",
+        },
+        members=INTEGER,
+    )
+    member = obj(
+        ["id", "user", "role"],
+        id=INTEGER,
+        user=obj(id=INTEGER, email=STRING, name=STRING),
+        role=NAMED,
+        changed={**BOOLEAN, "description": "PUT only: whether the role changed"},
+    )
+    stored = obj(
+        ["value", "set", "enforced"],
+        value={**_setting_value(), "description": "null: inherited"},
+        set=BOOLEAN,
+        enforced=BOOLEAN,
+        by_role={
+            "type": "object",
+            "description": "per role id (per-role settings only)",
+            "additionalProperties": obj(value=_setting_value(), enforced=BOOLEAN),
+        },
+    )
+    effective = obj(
+        value=_setting_value(),
+        source={"enum": ["default", "product", "product_role", "group", "group_role", "enforced"]},
+        source_label=STRING,
+        locked=BOOLEAN,
+    )
+    stored_map = {"type": "object", "additionalProperties": {"$ref": ref("StoredSetting")}}
+    effective_map = {"type": "object", "additionalProperties": {"$ref": ref("Effective")}}
+    changes = {"type": "array", "items": {"type": "object"}, "description": "PUT only"}
+    group = obj(id=INTEGER, name=STRING, product=NAMED)
+    return {
+        "Device": device,
+        "DevicePage": page_of(ref("Device")),
+        "DeviceSession": session,
+        "Session": listed_session,
+        "SessionPage": page_of(ref("Session")),
+        "Assistance": assistance,
+        "AssistancePage": page_of(ref("Assistance")),
+        "Credentials": obj(session_id=STRING, password=STRING),
+        "AuditEvent": audit_event,
+        "AuditPage": page_of(ref("AuditEvent")),
+        "Role": role,
+        "RoleList": obj(items={"type": "array", "items": {"$ref": ref("Role")}}),
+        "Member": member,
+        "MemberList": obj(items={"type": "array", "items": {"$ref": ref("Member")}}),
+        "StoredSetting": stored,
+        "Effective": effective,
+        "ProductSettings": obj(
+            ["product", "settings"], product=NAMED, settings=stored_map, changes=changes
+        ),
+        "GroupSettings": obj(
+            ["reporting_group", "settings", "effective"],
+            reporting_group=group,
+            settings=stored_map,
+            effective=effective_map,
+            changes=changes,
+        ),
+        "EffectiveSettings": obj(
+            reporting_group=NAMED,
+            role={"anyOf": [NAMED, {"type": "null"}]},
+            settings=effective_map,
+        ),
+    }
+
+
+def agent_and_relay_schemas() -> dict[str, Any]:
+    return {
+        "Enrolled": obj(
+            device_id=INTEGER,
+            device_token={**STRING, "description": "shown once; send as Bearer from now on"},
+            checkin_interval_s=INTEGER,
+        ),
+        "AgentOrder": obj(
+            id=INTEGER,
+            type={
+                "enum": [
+                    "ra.interactive.start",
+                    "ra.unattended.start",
+                    "ra.unattended.stop",
+                    "ra.end",
+                    "tools.launch",
+                ]
+            },
+            created_at=MOMENT,
+            payload={"type": "object"},
+        ),
+        "CheckinAnswer": obj(
+            settings={
+                "type": "object",
+                "description": "the group's effective FlexxAgent settings for all roles, "
+                "plus flexxible_tools_by_role",
+            },
+            orders={"type": "array", "items": {"$ref": ref("AgentOrder")}},
+            checkin_interval_s=INTEGER,
+        ),
+        "Orders": obj(orders={"type": "array", "items": {"$ref": ref("AgentOrder")}}),
+        "OrderAnswered": obj(id=INTEGER, status={"enum": ["succeeded", "failed", "expired"]}),
+        "Connected": obj(
+            connection_id={**STRING, "description": "the connection's only credential"},
+            assistance_id=INTEGER,
+            relay_url=STRING,
+            heartbeat_interval_s={
+                **INTEGER,
+                "description": "send POST /heartbeat this often; 3 missed = disconnected",
+            },
+        ),
+        "Disconnected": obj(
+            assistance_id=INTEGER,
+            state={"enum": list(STATES)},
+            grace_until=MAYBE_MOMENT,
+        ),
+        "Jwks": obj(keys={"type": "array", "items": {"type": "object"}}),
     }
 
 
 def components() -> dict[str, Any]:
+    error = obj(
+        error=obj(
+            ["code", "message"],
+            code=STRING,
+            message=STRING,
+            field={**STRING, "description": "the input at fault, when there is one"},
+        )
+    )
     return {
-        "securitySchemes": {
-            "bearer": {
-                "type": "http",
-                "scheme": "bearer",
-                "description": "Personal API token (profile page or `flask api-token create`)",
-            },
-            "session": {"type": "apiKey", "in": "cookie", "name": "portal_session"},
-        },
+        "securitySchemes": security_schemes(),
         "schemas": {
-            "Error": {
-                "type": "object",
-                "required": ["error"],
-                "properties": {
-                    "error": {
-                        "type": "object",
-                        "required": ["code", "message"],
-                        "properties": {
-                            "code": {"type": "string"},
-                            "message": {"type": "string"},
-                            "field": {"type": "string"},
-                        },
-                    }
-                },
-            },
-            "SettingValues": _setting_value_schemas(),
-            "Device": {
-                "type": "object",
-                "properties": {
-                    "id": {"type": "integer"},
-                    "hostname": {"type": "string"},
-                    "os_name": {"type": "string"},
-                    "os_version": {"type": "string"},
-                    "agent_version": {"type": "string"},
-                    "environment": {"type": "string"},
-                    "kind": {"type": "string"},
-                    "reporting_group": {"type": "object"},
-                    "online": {"type": "boolean"},
-                    "last_checkin_at": {"type": ["string", "null"]},
-                    "sessions": {"type": "array", "items": {"type": "object"}},
-                    "remote_assistance": {
-                        "type": "object",
-                        "description": "per type: available, or code and message saying "
-                        "why not (the same check that refuses a start)",
-                    },
-                },
-            },
-            "Session": {
-                "type": "object",
-                "properties": {
-                    "id": {"type": "integer"},
-                    "session_key": {"type": "string"},
-                    "username": {"type": "string"},
-                    "state": {"type": "string"},
-                    "kind": {"type": "string"},
-                    "device": {"type": "object"},
-                },
-            },
-            "DevicePage": page_of("#/components/schemas/Device"),
-            "AssistanceStart": {
-                "type": "object",
-                "required": ["type"],
-                "properties": {
-                    "device_id": {"type": "integer"},
-                    "session_id": {
-                        "type": "integer",
-                        "description": "a user session id "
-                        "(GET /sessions); exactly one of device_id, session_id",
-                    },
-                    "type": {"enum": ["interactive", "unattended", "dynamic"]},
-                    "operator_device_id": {"type": "integer"},
-                },
-            },
-            "Assistance": {
-                "type": "object",
-                "properties": {
-                    "id": {"type": "integer"},
-                    "state": {
-                        "enum": [
-                            "requested",
-                            "awaiting_consent",
-                            "ready",
-                            "connected",
-                            "disconnected",
-                            "expired",
-                            "denied",
-                            "failed",
-                            "interrupted",
-                            "cancelled",
-                            "locked",
-                        ]
-                    },
-                    "type": {"enum": ["interactive", "unattended"]},
-                    "requested_type": {"enum": ["interactive", "unattended", "dynamic"]},
-                    "decision_reason": {"type": "string"},
-                    "device": {"type": "object"},
-                    "operator": {"type": "object"},
-                    "session_key": {"type": ["string", "null"]},
-                    "session_id": {"type": ["string", "null"]},
-                    "file_kind": {"enum": ["flxra", "exe"]},
-                    "file_ready": {"type": "boolean"},
-                    "password_revealed": {"type": "boolean"},
-                    "tools": {"type": "array", "items": {"type": "string"}},
-                    "grace_until": {"type": ["string", "null"]},
-                    "teardown": {"enum": ["none", "pending", "confirmed", "unconfirmed"]},
-                },
-            },
-            "Credentials": {
-                "type": "object",
-                "properties": {
-                    "session_id": {"type": "string"},
-                    "password": {"type": "string"},
-                },
-            },
-            "AuditEvent": {
-                "type": "object",
-                "properties": {
-                    "id": {"type": "integer"},
-                    "seq": {"type": "integer", "description": "position in the chain"},
-                    "occurred_at": {"type": "string", "format": "date-time"},
-                    "actor": {"type": "string"},
-                    "actor_user_id": {"type": ["integer", "null"]},
-                    "action": {"type": "string"},
-                    "target_type": {"type": "string"},
-                    "target_id": {"type": "string"},
-                    "details": {"type": "object"},
-                    "ip": {"type": "string"},
-                    "prev_hash": {"type": "string"},
-                    "hash": {"type": "string"},
-                },
-            },
-            "AuditPage": page_of("#/components/schemas/AuditEvent"),
-            "Role": {
-                "type": "object",
-                "properties": {
-                    "id": {"type": "integer"},
-                    "name": {"type": "string"},
-                    "builtin": {"type": ["string", "null"]},
-                    "permissions": {"type": "array", "items": {"type": "string"}},
-                    "reporting_groups": {
-                        "type": ["array", "null"],
-                        "items": {"type": "integer"},
-                        "description": "ids of the groups the role is limited to; "
-                        "null: every group",
-                    },
-                    "members": {"type": "integer"},
-                },
-            },
-            "RoleList": {
-                "type": "object",
-                "properties": {
-                    "items": {"type": "array", "items": {"$ref": "#/components/schemas/Role"}}
-                },
-            },
-            "Member": {
-                "type": "object",
-                "properties": {
-                    "id": {"type": "integer"},
-                    "user": {"type": "object"},
-                    "role": {"type": "object"},
-                    "changed": {"type": "boolean"},
-                },
-            },
-            "MemberList": {
-                "type": "object",
-                "properties": {
-                    "items": {
-                        "type": "array",
-                        "items": {"$ref": "#/components/schemas/Member"},
-                    }
-                },
-            },
-            "SessionPage": page_of("#/components/schemas/Session"),
-            "StoredSetting": {
-                "type": "object",
-                "properties": {
-                    "value": {"description": "null: inherited"},
-                    "set": {"type": "boolean"},
-                    "enforced": {"type": "boolean"},
-                    "by_role": {
-                        "type": "object",
-                        "additionalProperties": {
-                            "type": "object",
-                            "properties": {"value": {}, "enforced": {"type": "boolean"}},
-                        },
-                    },
-                },
-            },
-            "SettingsPut": {
-                "type": "object",
-                "required": ["settings"],
-                "properties": {
-                    "settings": {
-                        "type": "object",
-                        "additionalProperties": {
-                            "type": "object",
-                            "properties": {
-                                "value": {"description": "new value; null = inherit"},
-                                "enforced": {
-                                    "type": "boolean",
-                                    "description": "product scope only",
-                                },
-                                "by_role": {
-                                    "type": "object",
-                                    "additionalProperties": {
-                                        "type": "object",
-                                        "required": ["value"],
-                                        "properties": {
-                                            "value": {},
-                                            "enforced": {"type": "boolean"},
-                                        },
-                                    },
-                                },
-                            },
-                        },
-                    }
-                },
-                "example": {
-                    "settings": {
-                        "remote_assistance.types": {"value": ["interactive", "unattended"]},
-                        "flexxible_tools": {"by_role": {"3": {"value": True}}},
-                        "proxy_url": {"value": None},
-                    }
-                },
-            },
-            "Effective": {
-                "type": "object",
-                "properties": {
-                    "value": {},
-                    "source": {
-                        "enum": [
-                            "default",
-                            "product",
-                            "product_role",
-                            "group",
-                            "group_role",
-                            "enforced",
-                        ]
-                    },
-                    "source_label": {"type": "string"},
-                    "locked": {"type": "boolean"},
-                },
-            },
-            "ProductSettings": {
-                "type": "object",
-                "properties": {
-                    "product": {"type": "object"},
-                    "settings": {
-                        "type": "object",
-                        "additionalProperties": {"$ref": "#/components/schemas/StoredSetting"},
-                    },
-                    "changes": {"type": "array", "items": {"type": "object"}},
-                },
-            },
-            "GroupSettings": {
-                "type": "object",
-                "properties": {
-                    "reporting_group": {"type": "object"},
-                    "settings": {
-                        "type": "object",
-                        "additionalProperties": {"$ref": "#/components/schemas/StoredSetting"},
-                    },
-                    "effective": {
-                        "type": "object",
-                        "additionalProperties": {"$ref": "#/components/schemas/Effective"},
-                    },
-                    "changes": {"type": "array", "items": {"type": "object"}},
-                },
-            },
-            "EffectiveSettings": {
-                "type": "object",
-                "properties": {
-                    "reporting_group": {"type": "object"},
-                    "role": {"type": ["object", "null"]},
-                    "settings": {
-                        "type": "object",
-                        "additionalProperties": {"$ref": "#/components/schemas/Effective"},
-                    },
-                },
-            },
+            "Error": error,
+            **operator_schemas_(),
+            **agent_and_relay_schemas(),
+            **request_schemas(),
         },
     }

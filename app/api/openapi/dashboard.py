@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.api.openapi.common import ERRORS, json_body
+from app.api.openapi.common import OPERATOR_ERRORS, errors, json_response, ref
 
 _INT = {"type": "integer"}
 _STR = {"type": "string"}
@@ -16,7 +16,7 @@ def _object(properties: dict[str, Any]) -> dict[str, Any]:
 
 def dashboard_paths() -> dict[str, Any]:
     return {
-        "/dashboard": {
+        "/api/v1/dashboard": {
             "get": {
                 "summary": "The dashboard: live assistances, devices online and offline by "
                 "reporting group, agent versions, assistances per day, refusals by code",
@@ -31,7 +31,10 @@ def dashboard_paths() -> dict[str, Any]:
                         "schema": {"type": "integer", "minimum": 1, "maximum": 90},
                     }
                 ],
-                "responses": {"200": json_body("#/components/schemas/Dashboard"), **ERRORS},
+                "responses": {
+                    "200": json_response(ref("Dashboard")),
+                    **errors(*OPERATOR_ERRORS),
+                },
             }
         }
     }
