@@ -10,10 +10,13 @@ from datetime import timedelta
 
 import pytest
 from rq import Queue
+from sqlalchemy import update
 
+from app.core import periodic
 from app.core.jobs import QUEUE_MAINTENANCE
 from app.extensions import db, redis_store
 from app.models import AuthSession, utcnow
+from app.models.operations import PeriodicTask
 from tests import factories
 from tests.conftest import ROOT
 
@@ -75,6 +78,14 @@ def _wait_for(predicate, timeout=30.0):
 def test_worker_process_runs_an_enqueued_job(app, start_worker):
     with app.app_context():
         user_id = factories.create_member(factories.create_org()).id
+        # The periodic prune is not due for an hour: only the enqueued job prunes.
+        periodic.ensure_tasks(["prune-sessions"])
+        db.session.execute(
+            update(PeriodicTask)
+            .where(PeriodicTask.name == "prune-sessions")
+            .values(next_run_at=utcnow() + timedelta(hours=1))
+        )
+        db.session.commit()
     _sessions(app, user_id)
     start_worker()
     with app.app_context():
