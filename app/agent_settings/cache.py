@@ -13,6 +13,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from app.agent_settings.registry import SETTINGS
 from app.agent_settings.resolution import StoredValues
 from app.core.after_commit import on_commit
 from app.extensions import redis_store
@@ -103,7 +104,10 @@ def compute(group: ReportingGroup) -> dict[str, Any]:
         ).scalars()
     )
     values = StoredValues.load([group], [r.id for r in roles])
-    settings = {k: v.value for k, v in values.resolve(group, None).items()}
+    reaches_agent = {d.key for d in SETTINGS if d.reaches_agent}
+    settings = {
+        k: v.value for k, v in values.resolve(group, None).items() if k in reaches_agent
+    }
     per_role = {}
     for role in roles:
         value = values.resolve_key(group, role, "flexxible_tools")

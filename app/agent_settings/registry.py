@@ -32,6 +32,8 @@ class SettingDef:
     description: str
     per_role: bool
     parse: Callable[[str, Any], Any]
+    # False for governance settings: the portal enforces them; agents are never told.
+    reaches_agent: bool = True
 
     def validate(self, value: Any) -> Any:
         """The normalized value, or SettingValueError."""
@@ -144,6 +146,32 @@ SETTINGS: tuple[SettingDef, ...] = (
         description=_l("The agent's Proxy_Url. Empty: use the OS proxy, else autodetect."),
         per_role=False,
         parse=_proxy_url,
+    ),
+    SettingDef(
+        key="remote_assistance.approval_required",
+        label=_l("Approval required"),
+        kind="bool",
+        default=False,
+        description=_l(
+            "A remote assistance started by this role waits until a member who may "
+            "approve (never the requester) says yes."
+        ),
+        per_role=True,
+        parse=_bool,
+        reaches_agent=False,
+    ),
+    SettingDef(
+        key="remote_assistance.reason_required",
+        label=_l("Reason required"),
+        kind="bool",
+        default=False,
+        description=_l(
+            "Operators must say why they start a remote assistance (and may give a "
+            "ticket number); both are kept on the assistance and in the audit log."
+        ),
+        per_role=False,
+        parse=_bool,
+        reaches_agent=False,
     ),
 )
 
