@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 from flask import Response, abort, jsonify, request
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
 from app.api import bp
 from app.api.auth import require
-from app.api.schemas import AssistanceEndBody, AssistanceStartBody, ToolLaunchBody
-from app.assistance import files
+from app.api.schemas import (
+    ApproveBody,
+    AssistanceEndBody,
+    AssistanceStartBody,
+    DenyBody,
+    ToolLaunchBody,
+)
+from app.assistance import approvals, files
 from app.assistance.operator import download, end, launch_tool, reveal
 from app.assistance.queries import assistances_page
-from app.assistance.rules import AssistanceRefused
+from app.assistance.rules import AssistanceRefused, refuse
 from app.assistance.start import start_assistance
 from app.errors import json_error
 from app.extensions import db
@@ -59,6 +66,8 @@ def create_assistance():
         device_id=body.device_id,
         session_id=body.session_id,
         operator_device_id=body.operator_device_id,
+        reason=body.reason,
+        ticket=body.ticket,
     )
     return jsonify(assistance.as_json()), 202
 
@@ -127,3 +136,40 @@ def launch_tools(assistance_id: int):
         tool,
     )
     return jsonify({"launched": tool}), 202
+
+
+@bp.get("/approvals")
+@require("ra.approve")
+def list_approvals():
+    """Requests waiting for the caller's decision: the groups their role sees, never
+    their own."""
+    items = approvals.pending(current_membership._get_current_object())
+    return jsonify({"items": [a.as_json() for a in items], "total": len(items)})
+
+
+@bp.post("/assistances/<int:assistance_id>/approve")
+@require("ra.approve")
+def approve_assistance(assistance_id: int):
+    note = parse(ApproveBody, json_object(optional=True)).note
+    assistance = approvals.approve(
+        _assistance(assistance_id),
+        current_user._get_current_object(),
+        current_membership._get_current_object(),
+        note.strip(),
+    )
+    return jsonify(assistance.as_json())
+
+
+@bp.post("/assistances/<int:assistance_id>/deny")
+@require("ra.approve")
+def deny_assistance(assistance_id: int):
+    reason = parse(DenyBody).reason.strip()
+    if not reason:
+        raise refuse("invalid_request", _("Say why the request is denied."), 400)
+    assistance = approvals.deny(
+        _assistance(assistance_id),
+        current_user._get_current_object(),
+        current_membership._get_current_object(),
+        reason,
+    )
+    return jsonify(assistance.as_json())

@@ -7,7 +7,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from app.api import bp
 from app.api.auth import require
-from app.assistance.start import availability
+from app.assistance.start import availability, governance
 from app.fleet.checkin import last_seen
 from app.fleet.queries import device_json, devices_page, session_json, sessions_page
 from app.models import Device
@@ -33,9 +33,11 @@ def get_device(device_id: int):
         device_id, joinedload(Device.reporting_group), selectinload(Device.sessions)
     )
     body = device_json(device, last_seen([device.id]).get(device.id))
+    asks = governance(device, current_membership)
     body["remote_assistance"] = {
         ra_type: {
             "available": refusal is None,
+            **asks,
             **({"code": refusal.code, "message": refusal.message} if refusal else {}),
         }
         for ra_type, refusal in availability(device, current_membership).items()

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
-from app.assistance.start import TOOLS
+from app.assistance.launch import TOOLS
 from app.core.listing import MAX_ID
 from app.models.assistance import REQUESTED_TYPES
 from app.web_input import Body
@@ -43,6 +43,15 @@ class AssistanceStartBody(Body):
         description="the device the operator works from (default: the one on their profile); "
         "decides the file kind and, with its FlexxAgent environment, Flexxible Tools",
     )
+    reason: Annotated[str, StringConstraints(max_length=500)] = Field(
+        default="",
+        description="why the assistance is needed (required where the group's "
+        "remote_assistance.reason_required is on: refusal reason_required); kept on the "
+        "assistance and in the audit log, never in the activation file",
+    )
+    ticket: Annotated[str, StringConstraints(max_length=100)] = Field(
+        default="", description="the ITSM ticket it belongs to, if any"
+    )
 
     @model_validator(mode="after")
     def _one_target(self) -> AssistanceStartBody:
@@ -54,6 +63,18 @@ class AssistanceStartBody(Body):
 class AssistanceEndBody(Body):
     revoke: bool = Field(
         default=False, description="record the end as a revocation (assistance.revoked)"
+    )
+
+
+class ApproveBody(Body):
+    note: Annotated[str, StringConstraints(max_length=500)] = Field(
+        default="", description="a note kept with the decision and told to the requester"
+    )
+
+
+class DenyBody(Body):
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500)] = Field(
+        description="why the request is denied (told to the requester)"
     )
 
 

@@ -111,7 +111,12 @@ def _service_stopped(order: AgentOrder) -> None:
 def _interrupt_on_restart(device: Device) -> None:
     for assistance in db.session.execute(
         select(Assistance)
-        .where(Assistance.device_id == device.id, Assistance.state.in_(LIVE_STATES))
+        .where(
+            Assistance.device_id == device.id,
+            Assistance.state.in_(LIVE_STATES),
+            # A request waiting for approval reached no agent: approval re-checks the device.
+            Assistance.state != "awaiting_approval",
+        )
         .with_for_update()
     ).scalars():
         end_state(assistance, "interrupted", "the agent restarted")

@@ -70,11 +70,12 @@ def expire(
         return False
     end_state(assistance, state, reason)
     assistance.password_hash = None  # "the password is expired": nothing left to check
-    device = db.session.get(Device, assistance.device_id)
-    if assistance.type == "unattended":
-        order_stop(assistance, device)
-    else:
-        create_order(device, "ra.end", {"assistance_id": assistance.id})
+    if assistance.start_order_id is not None:  # else the agent was never told (a request)
+        device = db.session.get(Device, assistance.device_id)
+        if assistance.type == "unattended":
+            order_stop(assistance, device)
+        else:
+            create_order(device, "ra.end", {"assistance_id": assistance.id})
     audit.record(
         action,
         organization_id=assistance.organization_id,

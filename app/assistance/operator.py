@@ -10,9 +10,9 @@ from sqlalchemy.orm.exc import StaleDataError
 from app import audit
 from app.agent_settings.resolution import effective_settings
 from app.assistance import rules
+from app.assistance.launch import SEAL_PURPOSE, TOOLS
 from app.assistance.lifecycle import expire
 from app.assistance.rules import AssistanceRefused, Refusal, refuse
-from app.assistance.start import SEAL_PURPOSE, TOOLS
 from app.core import sealing
 from app.extensions import db
 from app.fleet.orders import create_order

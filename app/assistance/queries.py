@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 
 from app.core.listing import FilterError, Page, escape_like, int_arg, page_number
@@ -29,7 +29,7 @@ def assistance_filters(
     org_id: int, args, *, visible_groups: Iterable[int] | None, user_id: int
 ) -> list:
     """SQL conditions from request arguments: live, state (a state or `live`), type,
-    mine, device, q (hostname contains)."""
+    mine, device, q (hostname, reason or ticket contains)."""
     conditions = [Assistance.organization_id == org_id]
     if visible_groups is not None:
         conditions.append(Device.reporting_group_id.in_(sorted(visible_groups)))
@@ -49,7 +49,15 @@ def assistance_filters(
     if (device_id := int_arg(args, "device")) is not None:
         conditions.append(Assistance.device_id == device_id)
     if q := (args.get("q") or "").strip():
-        conditions.append(Device.hostname.ilike(f"%{escape_like(q)}%", escape="\\"))
+        pattern = f"%{escape_like(q)}%"
+        conditions.append(
+            or_(
+                *(
+                    column.ilike(pattern, escape="\\")
+                    for column in (Device.hostname, Assistance.reason, Assistance.ticket)
+                )
+            )
+        )
     return conditions
 
 

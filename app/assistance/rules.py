@@ -297,3 +297,17 @@ def tools_refusal(
             theirs=device.environment or _("(none)"),
         )
     return None
+
+
+def reason_refusal(required: bool, reason: str) -> Refusal | None:
+    """`remote_assistance.reason_required`: a start must say why."""
+    if required and not reason.strip():
+        return Refusal(
+            "reason_required",
+            _(
+                "This reporting group requires a reason for every remote assistance: say why "
+                "you are starting it (and give the ticket number if there is one)."
+            ),
+            400,
+        )
+    return None

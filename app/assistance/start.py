@@ -1,10 +1,12 @@
 """Starting a remote assistance (SPEC §4): what may start on a device, and the start itself
-(interactive, unattended, dynamic), refused with the reasons of `rules`."""
+(interactive, unattended, dynamic), refused with the reasons of `rules`. A role whose
+`remote_assistance.approval_required` is on gets a request instead (`app.assistance.
+approvals`); a group whose `remote_assistance.reason_required` is on wants a reason."""
 
 from __future__ import annotations
 
 import logging
-import secrets
+from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -13,48 +15,27 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
 from app import audit
-from app.agent_settings.resolution import effective_settings
 from app.assistance import rules
-from app.assistance.rules import AssistanceRefused, Refusal, refuse
-from app.core import sealing
-from app.core.passwords import hash_random_secret
-from app.extensions import db
-from app.fleet.checkin import last_seen
-from app.fleet.orders import create_order
-from app.models import (
-    Assistance,
-    Device,
-    DeviceSession,
-    Membership,
-    OperatorDevice,
-    User,
+from app.assistance.launch import (
+    TOOLS,
+    generate_sid,
+    launch,
+    operator_device_of,
+    plan,
+    reason_details,
+    shape,
+    started_details,
 )
+from app.assistance.rules import AssistanceRefused, Refusal, refuse
+from app.core.jobs import QUEUE_DEFAULT, enqueue_after_commit
+from app.extensions import db
+from app.models import Assistance, Device, DeviceSession, Membership, User, utcnow
+
+__all__ = ["TOOLS", "availability", "load_device", "operator_device_of", "start_assistance"]
 
 log = logging.getLogger(__name__)
 
-PASSWORD_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789"  # noqa: S105
-PASSWORD_LENGTH = 14  # log2(55) * 14 ≈ 81 bits
-SEAL_PURPOSE = "assistance-password"
-TOOLS = ("cmd", "powershell", "regedit", "taskmgr")
-
-
-def generate_password() -> str:
-    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(PASSWORD_LENGTH))
-
-
-def generate_sid() -> str:
-    return str(secrets.randbelow(900_000_000) + 100_000_000)
-
-
-def _context(device: Device, membership: Membership) -> dict:
-    settings = effective_settings(device.reporting_group, membership.role)
-    return {
-        "can_start": membership.role.has("ra.start"),
-        "types_setting": settings["remote_assistance.types"],
-        "online": rules.checkin_online(device, last_seen([device.id]).get(device.id)),
-        "busy": rules.live_assistance(device.id),
-        "settings": settings,
-    }
+REASON_MAX, TICKET_MAX = 500, 100
 
 
 def availability(
@@ -62,18 +43,20 @@ def availability(
 ) -> dict[str, Refusal | None]:
     """Per type, why it cannot start now (None: it can), for the user session `session_key`
     when one is chosen. Same function as the refusal."""
-    ctx = _context(device, membership)
     return {
-        t: rules.check(
-            device,
-            t,
-            can_start=ctx["can_start"],
-            types_setting=ctx["types_setting"],
-            online=ctx["online"],
-            busy=ctx["busy"],
-            session_key=session_key,
-        )
+        t: plan(device, membership, t, session_key, None).refusal
         for t in ("interactive", "unattended", "dynamic")
+    }
+
+
+def governance(device: Device, membership: Membership) -> dict[str, bool]:
+    """What a start by `membership` on `device` will ask for: approval, a reason."""
+    from app.agent_settings.resolution import effective_settings
+
+    settings = effective_settings(device.reporting_group, membership.role)
+    return {
+        "approval_required": bool(settings["remote_assistance.approval_required"].value),
+        "reason_required": bool(settings["remote_assistance.reason_required"].value),
     }
 
 
@@ -95,13 +78,20 @@ def load_device(device_id: int, membership: Membership) -> Device:
     return device
 
 
-def operator_device_of(user_id: int, org_id: int) -> Device | None:
-    row = db.session.execute(
-        select(OperatorDevice)
-        .options(joinedload(OperatorDevice.device))
-        .where(OperatorDevice.user_id == user_id, OperatorDevice.organization_id == org_id)
-    ).scalar_one_or_none()
-    return row.device if row else None
+def clean_text(value: str | None, limit: int, what: str) -> str:
+    """A reason or ticket as stored: stripped, control characters refused, within `limit`."""
+    value = (value or "").strip()
+    if len(value) > limit:
+        raise refuse(
+            "invalid_request",
+            _("The %(what)s is too long (at most %(limit)s characters).", what=what, limit=limit),
+            400,
+        )
+    if any(ord(c) < 32 and c not in "\n\t" for c in value):
+        raise refuse(
+            "invalid_request", _("The %(what)s contains control characters.", what=what), 400
+        )
+    return value
 
 
 def start_assistance(
@@ -112,9 +102,14 @@ def start_assistance(
     device_id: int | None = None,
     session_id: int | None = None,
     operator_device_id: int | None = None,
+    reason: str | None = None,
+    ticket: str | None = None,
 ) -> Assistance:
-    """Start an assistance, or raise AssistanceRefused (recorded in the audit log)."""
+    """Start an assistance (or request one, when the role needs approval), or raise
+    AssistanceRefused (recorded in the audit log)."""
     org_id = membership.organization_id
+    reason = clean_text(reason, REASON_MAX, _("reason"))
+    ticket = clean_text(ticket, TICKET_MAX, _("ticket"))
     session_key = None
     if session_id is not None:
         row = db.session.execute(
@@ -128,59 +123,34 @@ def start_assistance(
     if device_id is None:
         raise refuse("invalid_request", _("Give a device_id or a session_id."), 400)
     device = load_device(device_id, membership)
-    ctx = _context(device, membership)
-    refusal = rules.check(
-        device,
-        requested_type,
-        can_start=ctx["can_start"],
-        types_setting=ctx["types_setting"],
-        online=ctx["online"],
-        session_key=session_key,
-        busy=ctx["busy"],
+    operator_device = _operator_device(operator, membership, operator_device_id)
+    planned = plan(device, membership, requested_type, session_key, operator_device)
+    refusal = planned.refusal or rules.reason_refusal(
+        bool(planned.setting("remote_assistance.reason_required")), reason
     )
     if refusal is not None:
         _record_refusal(operator, device, requested_type, refusal)
         raise AssistanceRefused(refusal)
 
-    ra_type, reason = requested_type, ""
-    if requested_type == "dynamic":
-        ra_type, session_key, reason = rules.decide_dynamic(device, session_key)
-    elif requested_type == "interactive" and session_key is None:
-        session_key = rules.active_sessions(device)[0].session_key
-    if ra_type == "unattended":
-        session_key = None
-
-    operator_device = _operator_device(operator, membership, operator_device_id)
-    settings = ctx["settings"]
-    tools_on = (
-        rules.tools_refusal(
-            ra_type,
-            bool(settings["flexxible_tools"].value),
-            membership.role.name,
-            device,
-            operator_device,
-        )
-        is None
-    )
-    username = next((s.username for s in device.sessions if s.session_key == session_key), "")
+    needs_approval = bool(planned.setting("remote_assistance.approval_required"))
     assistance = Assistance(
         organization_id=org_id,
         device_id=device.id,
         operator_id=operator.id,
         operator_device_id=operator_device.id if operator_device else None,
         requested_type=requested_type,
-        type=ra_type,
-        decision_reason=reason,
-        state="requested",
-        session_key=session_key,
-        session_username=username,
+        state="awaiting_approval" if needs_approval else "requested",
         file_kind="flxra" if operator_device else "exe",
         sid=generate_sid(),
-        audio_redirection=bool(settings["audio_redirection"].value),
-        proxy_url=settings["proxy_url"].value or "",
-        tools=list(TOOLS) if tools_on else [],
-        agent_instance_id=device.agent_instance_id,
+        reason=reason,
+        ticket=ticket,
     )
+    shape(assistance, planned)
+    if needs_approval:
+        # Nothing reaches the agent and no password exists until someone approves.
+        assistance.approval_deadline = utcnow() + timedelta(
+            seconds=current_app.config["RA_APPROVAL_TTL_SECONDS"]
+        )
     db.session.add(assistance)
     try:
         db.session.flush()
@@ -188,72 +158,47 @@ def start_assistance(
         # Another start won the race for this device: the unique live index said no.
         db.session.rollback()
         device = load_device(device_id, membership)
-        refusal = rules.check(
-            device,
-            requested_type,
-            can_start=True,
-            types_setting=ctx["types_setting"],
-            online=True,
-            session_key=session_key,
-            busy=rules.live_assistance(device.id),
-        ) or Refusal(
-            "device_busy",
-            _("%(device)s already has a live remote assistance.", device=device.hostname),
+        refusal = plan(device, membership, requested_type, session_key, None).refusal or (
+            Refusal(
+                "device_busy",
+                _("%(device)s already has a live remote assistance.", device=device.hostname),
+            )
         )
         _record_refusal(operator, device, requested_type, refusal)
         raise AssistanceRefused(refusal) from None
 
-    cfg = current_app.config
-    operator_name = operator.name or operator.email
-    if ra_type == "interactive":
-        order = create_order(
-            device,
-            "ra.interactive.start",
-            {
-                "assistance_id": assistance.id,
-                "session_key": session_key,
-                "audio_redirection": assistance.audio_redirection,
-                "operator_name": operator_name,
-            },
-            answer_s=cfg["RA_CONSENT_TIMEOUT_SECONDS"] + cfg["RA_AGENT_TIMEOUT_SECONDS"],
+    if needs_approval:
+        audit.record(
+            "assistance.approval_requested",
+            organization_id=org_id,
+            target=assistance,
             actor=operator,
+            details={
+                "device": device.hostname,
+                "device_id": device.id,
+                "requested_type": requested_type,
+                "expires_at": assistance.approval_deadline.isoformat(),
+                **reason_details(assistance),
+            },
         )
-        assistance.state = "awaiting_consent"
+        notify("notify_approvers", assistance.id)
     else:
-        password = generate_password()
-        assistance.password_hash = hash_random_secret(password)
-        assistance.sealed_password = sealing.seal(SEAL_PURPOSE, {"password": password})
-        order = create_order(
-            device,
-            "ra.unattended.start",
-            {
-                "assistance_id": assistance.id,
-                "audio_redirection": assistance.audio_redirection,
-                "proxy_url": assistance.proxy_url,
-            },
-            secret={"password": password},
+        launch(assistance, device, operator)
+        audit.record(
+            "assistance.started",
+            organization_id=org_id,
+            target=assistance,
             actor=operator,
+            details=started_details(assistance, device),
         )
-        del password
-    assistance.start_order_id = order.id
-    audit.record(
-        "assistance.started",
-        organization_id=org_id,
-        target=assistance,
-        actor=operator,
-        details={
-            "device": device.hostname,
-            "device_id": device.id,
-            "requested_type": requested_type,
-            "type": ra_type,
-            "decision": reason or None,
-            "session_key": session_key,
-            "file_kind": assistance.file_kind,
-            "tools": assistance.tools,
-        },
-    )
     db.session.commit()
     return assistance
+
+
+def notify(task: str, assistance_id: int) -> None:
+    """Queue, once this transaction commits, an e-mail about `assistance_id` (Redis down:
+    the portal's badge and pages still show it)."""
+    enqueue_after_commit(QUEUE_DEFAULT, f"app.tasks.assistance.{task}", assistance_id)
 
 
 def _operator_device(

@@ -26,6 +26,7 @@ from app.models.user import User
 RA_TYPES = ("interactive", "unattended")
 REQUESTED_TYPES = ("interactive", "unattended", "dynamic")
 STATES = (
+    "awaiting_approval",
     "requested",
     "awaiting_consent",
     "ready",
@@ -39,7 +40,15 @@ STATES = (
     "locked",
 )
 # At most one of these per device (partial unique index).
-LIVE_STATES = ("requested", "awaiting_consent", "ready", "connected", "disconnected")
+# An assistance awaiting approval holds its device too: what is approved is what was asked.
+LIVE_STATES = (
+    "awaiting_approval",
+    "requested",
+    "awaiting_consent",
+    "ready",
+    "connected",
+    "disconnected",
+)
 FILE_KINDS = ("flxra", "exe")
 TEARDOWN = ("none", "pending", "confirmed", "unconfirmed")
 
@@ -70,6 +79,7 @@ class Assistance(Base):
         ),
         Index("ix_assistances_state_deadlines", "state", "grace_until", "ready_until"),
         Index("ix_assistances_state_heartbeat", "state", "last_heartbeat_at"),
+        Index("ix_assistances_state_approval", "state", "approval_deadline"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -120,6 +130,13 @@ class Assistance(Base):
     ended_at: Mapped[datetime | None]
     end_reason: Mapped[str] = mapped_column(String(255), default="")
     teardown: Mapped[str] = mapped_column(String(20), default="none")
+    # Governance (SPEC §5): why, under which ticket, and who approved or denied it.
+    reason: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    ticket: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    approval_deadline: Mapped[datetime | None]
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None]
+    decision_note: Mapped[str] = mapped_column(String(500), default="", server_default="")
     # Optimistic lock: two writers of one assistance never both succeed, even where the
     # database cannot lock rows (SQLite), so each assistance ends exactly once.
     version: Mapped[int] = mapped_column(default=1)
@@ -127,7 +144,8 @@ class Assistance(Base):
     __mapper_args__ = {"version_id_col": version}
 
     device: Mapped[Device] = relationship(overlaps="organization")
-    operator: Mapped[User | None] = relationship()
+    operator: Mapped[User | None] = relationship(foreign_keys=[operator_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
 
     @property
     def is_live(self) -> bool:
@@ -173,6 +191,26 @@ class Assistance(Base):
             "ended_at": _iso(self.ended_at),
             "end_reason": self.end_reason,
             "teardown": self.teardown,
+            "reason": self.reason,
+            "ticket": self.ticket,
+            "approval": self._approval_json(),
+        }
+
+    def _approval_json(self) -> dict[str, Any] | None:
+        """Null for an assistance that never needed approval."""
+        if self.approval_deadline is None:
+            return None
+        decided_by = self.decided_by
+        return {
+            "expires_at": self.approval_deadline.isoformat(),
+            "decided_by": {
+                "id": self.decided_by_id,
+                "name": decided_by.name or decided_by.email,
+            }
+            if decided_by
+            else None,
+            "decided_at": _iso(self.decided_at),
+            "note": self.decision_note,
         }
 
 

@@ -15,6 +15,9 @@ PERMISSIONS: dict[str, str] = {
     "devices.view": _l("See devices and user sessions"),
     "ra.start": _l("Start remote assistance"),
     "ra.manage": _l("End or revoke any remote assistance in the groups one can see"),
+    "ra.approve": _l(
+        "Approve or deny other members' remote assistance requests in the groups one can see"
+    ),
     "audit.view": _l("Read the audit log"),
 }
 
@@ -38,7 +41,9 @@ BUILTIN_ROLES: dict[str, tuple[str, frozenset[str]]] = {
     ),
     "helpdesk_lead": (
         "Helpdesk Lead",
-        frozenset({"roles.assign", "devices.view", "ra.start", "ra.manage", "audit.view"}),
+        frozenset(
+            {"roles.assign", "devices.view", "ra.start", "ra.manage", "ra.approve", "audit.view"}
+        ),
     ),
     "operator": ("Operator", frozenset({"devices.view", "ra.start"})),
     "auditor": ("Auditor", frozenset({"audit.view", "devices.view"})),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from app.assistance import signing, sweeper
+from app.assistance import notices, signing, sweeper
 
 log = logging.getLogger(__name__)
 
@@ -19,3 +19,13 @@ def sweep_assistances() -> dict[str, int]:
     if any(counts.values()):
         log.info("assistance sweep: %s", counts)
     return counts
+
+
+def notify_approvers(assistance_id: int) -> int:
+    """E-mail the members who may decide on a new approval request."""
+    return notices.tell_approvers(assistance_id)
+
+
+def notify_requester(assistance_id: int) -> bool:
+    """E-mail the requester what became of their request."""
+    return notices.tell_requester(assistance_id)

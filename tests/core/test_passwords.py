@@ -3,7 +3,7 @@ the portal's own random secrets (docs/decisions.md says why)."""
 
 from argon2 import extract_parameters
 
-from app.assistance.start import PASSWORD_ALPHABET, PASSWORD_LENGTH, generate_password
+from app.assistance.launch import PASSWORD_ALPHABET, PASSWORD_LENGTH, generate_password
 from app.core.passwords import hash_password, hash_random_secret, verify_password
 
 

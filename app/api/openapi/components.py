@@ -19,6 +19,8 @@ from app.relay import schemas as relay_schemas
 REQUEST_MODELS = (
     operator_schemas.AssistanceStartBody,
     operator_schemas.AssistanceEndBody,
+    operator_schemas.ApproveBody,
+    operator_schemas.DenyBody,
     operator_schemas.ToolLaunchBody,
     operator_schemas.MemberRoleBody,
     operator_schemas.SettingsPutBody,
@@ -110,7 +112,15 @@ def operator_schemas_() -> dict[str, Any]:
             "description": "per type: whether it can start now and, if not, the refusal "
             "(the same check that refuses a start)",
             "additionalProperties": obj(
-                ["available"], available=BOOLEAN, code=STRING, message=STRING
+                ["available", "approval_required", "reason_required"],
+                available=BOOLEAN,
+                code=STRING,
+                message=STRING,
+                approval_required={
+                    **BOOLEAN,
+                    "description": "a start by the caller's role waits for an approver",
+                },
+                reason_required={**BOOLEAN, "description": "a start must carry a reason"},
             ),
         },
     )
@@ -151,6 +161,20 @@ def operator_schemas_() -> dict[str, Any]:
         ended_at=MAYBE_MOMENT,
         end_reason=STRING,
         teardown={"enum": list(TEARDOWN)},
+        reason=STRING,
+        ticket=STRING,
+        approval={
+            "oneOf": [
+                {"type": "null"},
+                obj(
+                    expires_at={**MOMENT, "description": "undecided by then: expired"},
+                    decided_by={"oneOf": [{"type": "null"}, NAMED]},
+                    decided_at=MAYBE_MOMENT,
+                    note=STRING,
+                ),
+            ],
+            "description": "null unless the start needed approval",
+        },
     )
     audit_event = obj(
         id=INTEGER,
@@ -214,6 +238,9 @@ def operator_schemas_() -> dict[str, Any]:
         "SessionPage": page_of(ref("Session")),
         "Assistance": assistance,
         "AssistancePage": page_of(ref("Assistance")),
+        "ApprovalList": obj(
+            items={"type": "array", "items": {"$ref": ref("Assistance")}}, total=INTEGER
+        ),
         "Credentials": obj(session_id=STRING, password=STRING),
         "AuditEvent": audit_event,
         "AuditPage": page_of(ref("AuditEvent")),

@@ -233,6 +233,46 @@ def paths() -> dict[str, Any]:
                 }
             ),
         },
+        f"{V1}/approvals": _ops(
+            get={
+                "summary": "Approval requests waiting for the caller's decision",
+                "description": "Needs ra.approve. Requests in the groups the caller's role "
+                "sees, never the caller's own, oldest first.",
+                "responses": {"200": json_response(ref("ApprovalList"))},
+            }
+        ),
+        f"{V1}/assistances/{{assistance_id}}/approve": {
+            "parameters": [assistance],
+            **_ops(
+                post={
+                    "summary": "Approve a request: it starts as a direct start would",
+                    "description": "Needs ra.approve; never the requester (403 own_request). "
+                    "The first decision is final (409 already_decided). Every start rule is "
+                    "checked again now: a refusal that arose meanwhile fails the request "
+                    "(409 or 4xx with its code). The body may be omitted.",
+                    "requestBody": request_body(bodies.ApproveBody, required=False),
+                    "responses": {
+                        "200": json_response(ref("Assistance")),
+                        **errors(403, 409, 413, e409="Already decided, or refused now"),
+                    },
+                }
+            ),
+        },
+        f"{V1}/assistances/{{assistance_id}}/deny": {
+            "parameters": [assistance],
+            **_ops(
+                post={
+                    "summary": "Deny a request, saying why",
+                    "description": "Needs ra.approve; never the requester (403 own_request). "
+                    "The first decision is final (409 already_decided).",
+                    "requestBody": request_body(bodies.DenyBody),
+                    "responses": {
+                        "200": json_response(ref("Assistance")),
+                        **errors(403, 409, 413, e409="Already decided"),
+                    },
+                }
+            ),
+        },
         f"{V1}/assistances/{{assistance_id}}/tools": {
             "parameters": [assistance],
             **_ops(
