@@ -40,6 +40,17 @@ def ra_type_label(code: str) -> str:
     return label("ra_type", code)
 
 
+def _pending_approvals() -> int:
+    """Requests waiting for the signed-in member's decision (once per request)."""
+    from flask import g
+
+    from app.assistance.approvals import pending_count
+
+    if "pending_approvals" not in g:
+        g.pending_approvals = pending_count(current_membership._get_current_object())
+    return g.pending_approvals
+
+
 @bp.app_context_processor
 def portal_context():
     return {
@@ -50,6 +61,7 @@ def portal_context():
         "label": label,
         "role_name": role_name,
         "state_badge": state_badge,
+        "pending_approvals": _pending_approvals,
         "session_state_label": lambda code: label("session_state", code),
         "refusal_label": lambda code: label("refusal", code),
         "settings_visible": settings_visible,
@@ -63,6 +75,7 @@ def portal_context():
 
 
 from app.portal import (  # noqa: E402,F401
+    approvals,
     assistances,
     audit,
     enrollment,

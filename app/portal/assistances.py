@@ -17,13 +17,14 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from app.assistance import files
+from app.assistance import approvals, files
 from app.assistance.operator import download, end, launch_tool, may_end, reveal, tools_refusal
 from app.assistance.queries import assistances_page
 from app.assistance.rules import AssistanceRefused
 from app.assistance.start import (
     TOOLS,
     availability,
+    governance,
     load_device,
     operator_device_of,
     start_assistance,
@@ -97,6 +98,8 @@ def start_assist(device_id: int):
                 requested_type=request.form.get("type", ""),
                 device_id=None if session else device.id,
                 session_id=session.id if session else None,
+                reason=request.form.get("reason", ""),
+                ticket=request.form.get("ticket", ""),
             )
         except AssistanceRefused as exc:
             if not may_view:  # the refusal, without the device's page
@@ -125,16 +128,19 @@ def start_assist(device_id: int):
         available=available,
         chosen=wanted if wanted in available else next(iter(available), None),
         operator_device=operator_device_of(current_user.id, current_org.id),
+        asks=governance(device, current_membership),
     ), status
 
 
 @bp.route("/workspaces/assistances/<int:assistance_id>")
 @permission_required("devices.view")
 def assistance_page(assistance_id: int):
+    a = _assistance(assistance_id)
     return render_template(
         "workspaces/assistance.html",
-        a=_assistance(assistance_id),
-        **_live_context(_assistance(assistance_id)),
+        a=a,
+        may_decide=approvals.may_decide(a, current_membership),
+        **_live_context(a),
     )
 
 

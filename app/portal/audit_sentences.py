@@ -43,6 +43,14 @@ SENTENCES: dict[str, str] = {
     "api_token.created": _l("%(actor)s created the API token %(target)s"),
     "api_token.revoked": _l("%(actor)s revoked the API token %(target)s"),
     "assistance.started": _l("%(actor)s started remote assistance %(target)s"),
+    "assistance.approval_requested": _l(
+        "%(actor)s asked for approval to start remote assistance %(target)s"
+    ),
+    "assistance.approved": _l("%(actor)s approved remote assistance %(target)s"),
+    "assistance.denied": _l("%(actor)s denied remote assistance %(target)s"),
+    "assistance.approval_expired": _l(
+        "The approval request %(target)s expired: nobody decided in time"
+    ),
     "assistance.refused": _l(
         "%(actor)s could not start remote assistance on %(target)s: %(reason)s"
     ),
@@ -192,7 +200,36 @@ class Describer:
             "tool": label("tool", details.get("tool")),
         }
         # The sentence is ours (a catalogue string); every value is escaped by Markup.
-        return Markup(str(template)) % values  # noqa: S704
+        sentence = Markup(str(template)) % values  # noqa: S704
+        if event.action in WITH_REASON:
+            sentence += _reasons(details)
+        return sentence
+
+
+# Events whose details carry the operator's reason and ticket, or an approver's note.
+WITH_REASON = frozenset(
+    {
+        "assistance.started",
+        "assistance.approval_requested",
+        "assistance.approved",
+        "assistance.denied",
+        "assistance.approval_expired",
+    }
+)
+
+
+def _reasons(details: dict[str, Any]) -> Markup:
+    # Catalogue strings (ours) with the stored text escaped into them.
+    labels = {"reason": _l("reason: %(text)s"), "ticket": _l("ticket: %(text)s")}
+    labels["note"] = _l("note: %(text)s")
+    parts = [
+        Markup(str(labels[key])) % {"text": details[key]}  # noqa: S704
+        for key in ("reason", "ticket", "note")
+        if details.get(key)
+    ]
+    if not parts:
+        return Markup("")
+    return Markup(" — ") + Markup("; ").join(parts)
 
 
 def _is(event: AuditEvent, target_type: str) -> bool:

@@ -38,3 +38,21 @@
     });
   });
 })();
+
+// The approvals badge: how many requests wait for this approver, kept current.
+(function () {
+  const source = document.querySelector("[data-count-url]");
+  if (!source) return;
+  async function refresh() {
+    try {
+      const response = await fetch(source.dataset.countUrl, {credentials: "same-origin"});
+      if (!response.ok) return;
+      const count = (await response.json()).count;
+      document.querySelectorAll("[data-approvals-count]").forEach((badge) => {
+        badge.textContent = count;
+        badge.hidden = count === 0;
+      });
+    } catch (error) { /* offline for a moment: the next tick tries again */ }
+  }
+  setInterval(refresh, 10000);
+})();

@@ -22,6 +22,9 @@ REFUSALS = [
     ("multi", "dynamic", "type_not_enabled"),
 ]
 
+# What a start asks for where the group and role have no governance settings.
+NO_GOVERNANCE = {"approval_required": False, "reason_required": False}
+
 
 @pytest.mark.parametrize(("device", "ra_type", "code"), REFUSALS)
 def test_refusals_have_their_own_code_and_message(client, world, device, ra_type, code):
@@ -37,7 +40,12 @@ def test_refusals_have_their_own_code_and_message(client, world, device, ra_type
     shown = client.get(
         f"/api/v1/devices/{world[device]}", headers=world["tokens"]["operator"]
     ).get_json()["remote_assistance"]
-    assert shown[ra_type] == {"available": False, "code": code, "message": error["message"]}
+    assert shown[ra_type] == {
+        "available": False,
+        "code": code,
+        "message": error["message"],
+        **NO_GOVERNANCE,
+    }
 
 
 def test_role_without_ra_start_is_refused_by_the_rule_with_its_own_code(app, client, world):
@@ -89,8 +97,8 @@ def test_device_api_shows_what_can_start(client, world):
     shown = client.get(
         f"/api/v1/devices/{world['laptop']}", headers=world["tokens"]["operator"]
     ).get_json()["remote_assistance"]
-    assert shown["interactive"] == {"available": True}
-    assert shown["unattended"] == {"available": True}
+    assert shown["interactive"] == {"available": True, **NO_GOVERNANCE}
+    assert shown["unattended"] == {"available": True, **NO_GOVERNANCE}
     assert shown["dynamic"]["code"] == "type_not_enabled"
 
 
