@@ -14,7 +14,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from app import audit
 from app.agent_settings.resolution import effective_settings
-from app.assistance import rules
+from app.assistance import rules, windows
 from app.assistance.rules import AssistanceRefused, Refusal, refuse
 from app.core import sealing
 from app.core.passwords import hash_random_secret
@@ -53,6 +53,7 @@ def _context(device: Device, membership: Membership) -> dict:
         "types_setting": settings["remote_assistance.types"],
         "online": rules.checkin_online(device, last_seen([device.id]).get(device.id)),
         "busy": rules.live_assistance(device.id),
+        "access_windows": settings["remote_assistance.access_windows"],
         "settings": settings,
     }
 
@@ -72,6 +73,7 @@ def availability(
             online=ctx["online"],
             busy=ctx["busy"],
             session_key=session_key,
+            access_windows=ctx["access_windows"],
         )
         for t in ("interactive", "unattended", "dynamic")
     }
@@ -137,6 +139,7 @@ def start_assistance(
         online=ctx["online"],
         session_key=session_key,
         busy=ctx["busy"],
+        access_windows=ctx["access_windows"],
     )
     if refusal is not None:
         _record_refusal(operator, device, requested_type, refusal)
@@ -181,6 +184,7 @@ def start_assistance(
         tools=list(TOOLS) if tools_on else [],
         agent_instance_id=device.agent_instance_id,
     )
+    windows.stamp_close(assistance, ctx["access_windows"].value, device.organization)
     db.session.add(assistance)
     try:
         db.session.flush()

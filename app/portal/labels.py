@@ -99,6 +99,7 @@ LABELS: dict[str, dict[str, str]] = {
         "session_not_active": _l("User session not active"),
         "no_active_session": _l("No active user session"),
         "session_required": _l("User session not chosen"),
+        "outside_access_window": _l("Outside the access window"),
     },
     "outcome": {
         "live": _l("Live"),
