@@ -105,9 +105,7 @@ def compute(group: ReportingGroup) -> dict[str, Any]:
     )
     values = StoredValues.load([group], [r.id for r in roles])
     reaches_agent = {d.key for d in SETTINGS if d.reaches_agent}
-    settings = {
-        k: v.value for k, v in values.resolve(group, None).items() if k in reaches_agent
-    }
+    settings = {k: v.value for k, v in values.resolve(group, None).items() if k in reaches_agent}
     per_role = {}
     for role in roles:
         value = values.resolve_key(group, role, "flexxible_tools")
