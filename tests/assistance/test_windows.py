@@ -92,6 +92,19 @@ def test_the_refusal_speaks_the_readers_language(app, client, world):
     assert format_skeleton("EEE", opens, locale="es") in message  # the schedule, in Spanish
 
 
+def test_the_start_page_says_why_and_when(app, browser, world):
+    closed_until_in_three_days(app, world, "server")
+    assert browser.login("operator@acme.example", factories.PASSWORD).status_code == 302
+    html = browser.get(f"/workspaces/devices/{world['server']}/assist").get_data(as_text=True)
+    # interactive and unattended (dynamic is refused first: the group does not allow it)
+    assert html.count("the next window opens") == 2
+    refused = browser.submit(
+        f"/workspaces/devices/{world['server']}/assist", {"type": "unattended"}
+    )
+    assert refused.status_code == 409
+    assert "the next window opens" in refused.get_data(as_text=True)
+
+
 def test_other_groups_and_an_empty_schedule_are_not_limited(app, client, world):
     closed_until_in_three_days(app, world, "server")
     start(client, world, "laptop", "interactive")  # another group: no schedule
