@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 
 from flask_babel import lazy_gettext as _l
 
+from app.agent_settings import schedule
+
 RA_TYPES = ("interactive", "unattended", "dynamic")
 PROXY_SCHEMES = ("http", "https", "socks4", "socks5")
 
@@ -27,7 +29,7 @@ class SettingValueError(ValueError):
 class SettingDef:
     key: str
     label: str
-    kind: str  # "ra_types" | "bool" | "url": how screens render it
+    kind: str  # "ra_types" | "bool" | "url" | "schedule": how screens render it
     default: Any
     description: str
     per_role: bool
@@ -101,6 +103,13 @@ def _proxy_url(key: str, value: Any) -> str:
     return f"{parts.scheme.lower()}://{parts.netloc}"
 
 
+def _schedule(key: str, value: Any) -> list[dict[str, Any]]:
+    try:
+        return schedule.parse(value)
+    except schedule.ScheduleError as exc:
+        raise SettingValueError(key, str(exc)) from None
+
+
 SETTINGS: tuple[SettingDef, ...] = (
     SettingDef(
         key="remote_assistance.types",
@@ -171,6 +180,19 @@ SETTINGS: tuple[SettingDef, ...] = (
         ),
         per_role=False,
         parse=_bool,
+        reaches_agent=False,
+    ),
+    SettingDef(
+        key="remote_assistance.access_windows",
+        label=_l("Access windows"),
+        kind="schedule",
+        default=[],
+        description=_l(
+            "When remote assistance may be started, in the organization's time zone "
+            "(empty: any time). An unattended assistance is ended when its window closes."
+        ),
+        per_role=False,
+        parse=_schedule,
         reaches_agent=False,
     ),
 )

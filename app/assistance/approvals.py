@@ -18,7 +18,7 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from app import audit
-from app.assistance.launch import launch, plan, reason_details, shape, started_details
+from app.assistance.launch import Plan, launch, plan, reason_details, shape, started_details
 from app.assistance.lifecycle import end_state
 from app.assistance.rules import AssistanceRefused, Refusal, refuse
 from app.assistance.start import load_device, notify, operator_device_of
@@ -125,7 +125,7 @@ def approve(
     try:
         row = _claim(assistance_id, approver)
         _decide(row, approver, note)
-        refusal = _replan(row)
+        refusal, planned = _replan(row)
         if refusal is not None:
             end_state(row, "failed", refusal.message)
             audit.record(
@@ -153,7 +153,7 @@ def approve(
             actor=approver,
             details=_decision_details(row, note),
         )
-        launch(row, device, row.operator)
+        launch(row, device, row.operator, planned)
         audit.record(
             "assistance.started",
             organization_id=row.organization_id,
@@ -170,8 +170,9 @@ def approve(
     return row
 
 
-def _replan(row: Assistance) -> Refusal | None:
-    """The start, planned again for the requester as they are now."""
+def _replan(row: Assistance) -> tuple[Refusal | None, Plan | None]:
+    """The start, planned again for the requester as they are now: the refusal that stops
+    it, or the plan (already given to `row`)."""
     requester = row.operator
     membership = (
         db.session.execute(
@@ -188,13 +189,13 @@ def _replan(row: Assistance) -> Refusal | None:
             "ra_not_permitted",
             _("The requester is no longer a member of this organization."),
             403,
-        )
+        ), None
     try:
         device = load_device(row.device_id, membership)
     except AssistanceRefused:
         return Refusal(
             "not_found", _("The requester's role no longer covers this device's group."), 404
-        )
+        ), None
     operator_device = None
     if row.operator_device_id is not None:
         operator_device = db.session.get(Device, row.operator_device_id)
@@ -204,9 +205,9 @@ def _replan(row: Assistance) -> Refusal | None:
         device, membership, row.requested_type, row.session_key, operator_device, holder=row
     )
     if planned.refusal is not None:
-        return planned.refusal
+        return planned.refusal, None
     shape(row, planned)
-    return None
+    return None, planned
 
 
 def deny(assistance: Assistance, approver: User, membership: Membership, reason: str) -> Assistance:

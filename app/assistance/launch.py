@@ -13,7 +13,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.agent_settings.resolution import EffectiveSetting, effective_settings
-from app.assistance import rules
+from app.assistance import rules, windows
 from app.assistance.rules import Refusal
 from app.core import sealing
 from app.core.passwords import hash_random_secret
@@ -86,6 +86,7 @@ def plan(
         online=rules.checkin_online(device, last_seen([device.id]).get(device.id)),
         session_key=session_key,
         busy=busy,
+        access_windows=settings["remote_assistance.access_windows"],
     )
     if result.refusal is not None:
         return result
@@ -125,7 +126,7 @@ def shape(assistance: Assistance, planned: Plan) -> None:
     assistance.tools = list(planned.tools)
 
 
-def launch(assistance: Assistance, device: Device, operator: User) -> None:
+def launch(assistance: Assistance, device: Device, operator: User, planned: Plan) -> None:
     """Order the agent to start (consent prompt, or unattended service with a new one-time
     password sealed until the operator reveals it). The caller records and commits."""
     cfg = current_app.config
@@ -161,6 +162,12 @@ def launch(assistance: Assistance, device: Device, operator: User) -> None:
         )
         del password
         assistance.state = "requested"
+        # Its access window's close, as of now (an approved request: when approved).
+        windows.stamp_close(
+            assistance,
+            planned.setting("remote_assistance.access_windows"),
+            device.organization,
+        )
     assistance.start_order_id = order.id
 
 

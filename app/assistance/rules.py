@@ -7,11 +7,16 @@ start service refuses with it; the device page and the API show it per type.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
+from babel.dates import format_date
 from flask import current_app
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
+from app.agent_settings.access_windows import state_at, zone_of
 from app.agent_settings.resolution import EffectiveSetting
+from app.agent_settings.schedule import format_schedule
 from app.extensions import db
 from app.models import Assistance, Device, DeviceSession
 from app.models.assistance import LIVE_STATES, REQUESTED_TYPES
@@ -90,9 +95,11 @@ def check(
     online: bool,
     session_key: str | None = None,
     busy: Assistance | None = None,
+    access_windows: EffectiveSetting | None = None,
 ) -> Refusal | None:
     """Why `requested` cannot start on `device` now, or None. `types_setting` is the group's
-    effective `remote_assistance.types`; `busy` the device's live assistance, if any."""
+    effective `remote_assistance.types`, `access_windows` its schedule; `busy` the device's
+    live assistance, if any."""
     name = device.hostname
     group = device.reporting_group.name
     if requested not in REQUESTED_TYPES:
@@ -181,6 +188,8 @@ def check(
                 allowed=", ".join(_type_name(t) for t in enabled),
             ),
         )
+    if access_windows is not None and (closed := window_refusal(device, access_windows.value)):
+        return closed
     if not online:
         return Refusal(
             "device_offline",
@@ -204,6 +213,29 @@ def check(
     if requested in ("interactive", "dynamic"):
         return _session_refusal(device, requested, session_key)
     return None
+
+
+def window_refusal(device: Device, windows: list, now: datetime | None = None) -> Refusal | None:
+    """`remote_assistance.access_windows`: outside the schedule, a refusal naming the next
+    window's start in the organization's time zone."""
+    zone = device.organization.time_zone or "UTC"
+    state = state_at(windows, zone, now or datetime.now(UTC))
+    if state.open:
+        return None
+    locale = get_locale() or "en"
+    opens = state.next_opens_at.astimezone(zone_of(zone))
+    return Refusal(
+        "outside_access_window",
+        _(
+            "Remote assistance on the reporting group %(group)s is allowed %(schedule)s "
+            "(%(zone)s); the next window opens %(day)s at %(time)s.",
+            group=device.reporting_group.name,
+            schedule=format_schedule(windows, locale),
+            zone=zone,
+            day=format_date(opens, "full", locale=locale),
+            time=opens.strftime("%H:%M"),
+        ),
+    )
 
 
 def _type_name(ra_type: str) -> str:

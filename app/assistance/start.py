@@ -183,7 +183,7 @@ def start_assistance(
         )
         notify("notify_approvers", assistance.id)
     else:
-        launch(assistance, device, operator)
+        launch(assistance, device, operator, planned)
         audit.record(
             "assistance.started",
             organization_id=org_id,

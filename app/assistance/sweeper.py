@@ -8,6 +8,7 @@
 - stop orders nobody answered (teardown unconfirmed);
 - connections whose RA client stopped sending heartbeats (dropped as disconnections);
 - approval requests nobody decided in time.
+- unattended assistances whose access window closes (warned, then ended: `windows`).
 
 Each row is claimed with SKIP LOCKED where the database has it, and the version check makes
 a second writer of the same row fail and skip it, so every assistance ends once, whatever
@@ -26,6 +27,7 @@ from app import audit
 from app.assistance import approvals, signing
 from app.assistance.keys import SigningUnavailable
 from app.assistance.lifecycle import drop_silent_connections, end_state, expire, order_stop
+from app.assistance.windows import sweep_windows
 from app.extensions import db
 from app.models import AgentOrder, Assistance, utcnow
 
@@ -143,6 +145,7 @@ def sweep(limit: int = 200) -> dict[str, int]:
     counts = {"signed": 0, "silent": 0, "grace": 0, "ttl": 0, "unanswered": 0, "teardown": 0}
     counts["silent"] = drop_silent_connections(now)
     counts["approval"] = approvals.expire_due(now, limit)
+    counts.update(sweep_windows(now, limit))  # access windows closing: warn, then end
     try:
         counts["signed"] = signing.sign_due()
     except SigningUnavailable as exc:

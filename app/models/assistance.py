@@ -80,6 +80,7 @@ class Assistance(Base):
         Index("ix_assistances_state_deadlines", "state", "grace_until", "ready_until"),
         Index("ix_assistances_state_heartbeat", "state", "last_heartbeat_at"),
         Index("ix_assistances_state_approval", "state", "approval_deadline"),
+        Index("ix_assistances_window_closes_at", "window_closes_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -127,6 +128,10 @@ class Assistance(Base):
     last_heartbeat_at: Mapped[datetime | None]
     disconnected_at: Mapped[datetime | None]
     grace_until: Mapped[datetime | None]
+    # Unattended, started inside an access window: when it closes (the sweeper warns 15
+    # and 5 minutes before, recording the last warning's minutes, and ends it then).
+    window_closes_at: Mapped[datetime | None]
+    window_warned_minutes: Mapped[int | None] = mapped_column(Integer)
     ended_at: Mapped[datetime | None]
     end_reason: Mapped[str] = mapped_column(String(255), default="")
     teardown: Mapped[str] = mapped_column(String(20), default="none")
@@ -188,6 +193,7 @@ class Assistance(Base):
             "ready_until": _iso(self.ready_until),
             "connected_at": _iso(self.connected_at),
             "grace_until": _iso(self.grace_until),
+            "window_closes_at": _iso(self.window_closes_at),
             "ended_at": _iso(self.ended_at),
             "end_reason": self.end_reason,
             "teardown": self.teardown,

@@ -1,7 +1,9 @@
 from flask import Blueprint
+from flask_babel import get_locale
 from flask_login import current_user
 
 from app.agent_settings.registry import REGISTRY
+from app.agent_settings.schedule import format_schedule
 from app.models import utcnow
 from app.models.organization import AUDIT_RETENTION_MAX_DAYS, AUDIT_RETENTION_MIN_DAYS
 from app.people.permissions import PERMISSIONS
@@ -51,6 +53,22 @@ def _pending_approvals() -> int:
     return g.pending_approvals
 
 
+@bp.app_template_filter("schedule_text")
+def schedule_text(windows) -> str:
+    """A stored schedule in the reader's language ("lun-vie 08:00-18:00", en dashes)."""
+    return format_schedule(windows, get_locale() or "en")
+
+
+EXAMPLE_SCHEDULE = [
+    {"days": ["mon", "tue", "wed", "thu", "fri"], "from": "08:00", "to": "18:00"},
+    {"days": ["sat"], "from": "09:00", "to": "13:00"},
+]
+
+
+def schedule_example() -> str:
+    return format_schedule(EXAMPLE_SCHEDULE, get_locale() or "en")
+
+
 @bp.app_context_processor
 def portal_context():
     return {
@@ -68,6 +86,7 @@ def portal_context():
         "admin_visible": admin_visible,
         "permission_labels": PERMISSIONS,
         "registry": REGISTRY,
+        "schedule_example": schedule_example,
         "now": utcnow,
         "retention_min": AUDIT_RETENTION_MIN_DAYS,
         "retention_max": AUDIT_RETENTION_MAX_DAYS,

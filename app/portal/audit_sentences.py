@@ -77,6 +77,12 @@ SENTENCES: dict[str, str] = {
     "assistance.locked": _l(
         "Remote assistance %(target)s was locked after too many wrong passwords"
     ),
+    "assistance.window_closing": _l(
+        "Remote assistance %(target)s: its access window closes in %(minutes)s minutes"
+    ),
+    "assistance.window_closed": _l(
+        "Remote assistance %(target)s was ended: its access window closed"
+    ),
     "audit.exported": _l("%(actor)s exported the audit log"),
     "device.agent_restarted": _l("The FlexxAgent of %(target)s restarted"),
     "device.enrolled": _l("%(target)s enrolled"),
@@ -198,6 +204,7 @@ class Describer:
             "action": event.action,
             "reason": label("refusal", details.get("code")),
             "tool": label("tool", details.get("tool")),
+            "minutes": details.get("minutes", ""),
         }
         # The sentence is ours (a catalogue string); every value is escaped by Markup.
         sentence = Markup(str(template)) % values  # noqa: S704

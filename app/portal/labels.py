@@ -100,6 +100,7 @@ LABELS: dict[str, dict[str, str]] = {
         "no_active_session": _l("No active user session"),
         "session_required": _l("User session not chosen"),
         "reason_required": _l("Reason missing"),
+        "outside_access_window": _l("Outside the access window"),
     },
     "outcome": {
         "live": _l("Live"),

@@ -1,8 +1,9 @@
 """Reading FlexxAgent settings forms into `SettingChange`s.
 
 Each cell is one (key, role) pair named `key` or `key@<role id>`:
-`val:<cell>` is keep | inherit | on | off (bool) | set (types, URL);
-`types:<cell>` the chosen types; `text:<cell>` the URL; `enforce:<cell>` = 1 locks it.
+`val:<cell>` is keep | inherit | on | off (bool) | set (types, URL, schedule);
+`types:<cell>` the chosen types; `text:<cell>` the URL or the schedule's text
+(`Mon-Fri 08:00-18:00`); `enforce:<cell>` = 1 locks it.
 A cell that is absent is kept as it is.
 """
 
@@ -44,7 +45,7 @@ def parse_cell(
         return SettingChange(definition.key, mode == "on", role_id, enforced)
     if definition.kind == "ra_types" and mode == "set":
         return SettingChange(definition.key, form.getlist(f"types:{name}"), role_id, enforced)
-    if definition.kind == "url" and mode == "set":
+    if definition.kind in ("url", "schedule") and mode == "set":
         return SettingChange(definition.key, form.get(f"text:{name}", ""), role_id, enforced)
     raise SettingsError("invalid_value", f"{definition.label}: {mode!r} is not a choice", name)
 

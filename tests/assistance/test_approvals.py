@@ -344,3 +344,36 @@ def test_two_approvers_at_once_make_one_decision(app, world):
     decisions = _events(app, "assistance.approved") + _events(app, "assistance.denied")
     assert len(decisions) == 1
     assert len(_orders(app, world["server"])) == (1 if winner == "approve" else 0)
+
+
+def _window(app, world, days):
+    with app.app_context():
+        org = db.session.get(Organization, world["org"])
+        apply_changes(
+            factories.product_of(org),
+            [
+                SettingChange(
+                    "remote_assistance.access_windows",
+                    [{"days": days, "from": "00:00", "to": "24:00"}],
+                )
+            ],
+        )
+        db.session.commit()
+
+
+def test_an_approval_checks_the_access_window_and_stamps_its_close(app, client, world):
+    day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[utcnow().weekday()]
+    other = "sun" if day != "sun" else "mon"
+    _require_approval(app, world)
+    _window(app, world, [day])
+    first = start(client, world, "server", "unattended")
+    assert first["window_closes_at"] is None  # a request reaches nothing yet
+    approved = _approve(client, world, first["id"]).get_json()
+    assert approved["state"] == "requested" and approved["window_closes_at"] is not None
+    client.post(f"/api/v1/assistances/{first['id']}/end", headers=world["tokens"]["lead"], json={})
+    second = start(client, world, "server", "unattended")
+    _window(app, world, [other])  # the window closed while the request waited
+    refused = _approve(client, world, second["id"])
+    assert refused.status_code == 409
+    assert refused.get_json()["error"]["code"] == "outside_access_window"
+    assert _row(app, second["id"]).state == "failed"

@@ -257,3 +257,75 @@ def test_settings_pages_and_api_use_a_constant_number_of_queries(app, browser, a
     assert large == small, (small, large)
     with app.app_context():
         assert db.session.execute(select(ReportingGroup.id)).scalars().all().__len__() == 13
+
+
+def test_a_schedule_saved_from_the_form_is_shown_in_the_readers_language(app, browser, admin):
+    url = f"/settings/reporting-groups/{admin['group']}/agent-settings"
+    response = browser.submit(
+        url,
+        {
+            "val:remote_assistance.access_windows": "set",
+            "text:remote_assistance.access_windows": "Mon-Fri 8-18; Sat 9:00-13:00",
+        },
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        stored = describe(_group(app, admin["group"]))["remote_assistance.access_windows"]
+    assert stored["value"][0] == {
+        "days": ["mon", "tue", "wed", "thu", "fri"],
+        "from": "08:00",
+        "to": "18:00",
+    }
+    html = browser.get(url).get_data(as_text=True)
+    assert 'value="Mon\u2013Fri 08:00\u201318:00; Sat 09:00\u201313:00"' in html
+    assert "Times in UTC (the organization's time zone)" in html
+    browser.submit(url, {"language": "es"}, post_url="/language")
+    html = browser.get(url).get_data(as_text=True)
+    assert 'value="lun\u2013vie 08:00\u201318:00; sáb 09:00\u201313:00"' in html
+    history = browser.get(url + "/history").get_data(as_text=True)
+    assert "lun\u2013vie 08:00\u201318:00" in history
+    effective = browser.get(f"/settings/reporting-groups/{admin['group']}/effective")
+    assert "lun\u2013vie 08:00\u201318:00" in effective.get_data(as_text=True)
+
+
+def test_a_bad_schedule_is_refused_without_losing_the_other_edits(app, browser, admin):
+    url = f"/settings/reporting-groups/{admin['group']}/agent-settings"
+    response = browser.submit(
+        url,
+        {
+            "val:proxy_url": "set",
+            "text:proxy_url": "http://proxy.acme.example:3128",
+            "val:remote_assistance.access_windows": "set",
+            "text:remote_assistance.access_windows": "Mon-Fri 08:00-18:00; Funday 9-13",
+        },
+    )
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "“Funday” is not a day of the week" in html
+    assert 'value="http://proxy.acme.example:3128"' in html  # the other edit is kept
+    assert 'value="Mon-Fri 08:00-18:00; Funday 9-13"' in html  # and the bad one, to fix
+    assert 'class="cell has-error"' in html
+    with app.app_context():
+        stored = describe(_group(app, admin["group"]))
+    assert stored["proxy_url"]["set"] is False
+    assert stored["remote_assistance.access_windows"]["set"] is False
+
+
+def test_bulk_form_sets_a_schedule_on_several_groups(app, browser, admin):
+    with app.app_context():
+        product = db.session.get(Product, admin["product"])
+        second = create_reporting_group(product, "Second").id
+        db.session.commit()
+    response = browser.submit(
+        f"/settings/reporting-groups/bulk?group_ids={admin['group']}&group_ids={second}",
+        {
+            "group_ids": [str(admin["group"]), str(second)],
+            "val:remote_assistance.access_windows": "set",
+            "text:remote_assistance.access_windows": "Sat-Sun 10:00-12:00",
+        },
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        for gid in (admin["group"], second):
+            value = describe(_group(app, gid))["remote_assistance.access_windows"]["value"]
+            assert value == [{"days": ["sat", "sun"], "from": "10:00", "to": "12:00"}]

@@ -9,6 +9,7 @@ from pydantic.json_schema import models_json_schema
 
 from app.agent_api import schemas as agent_schemas
 from app.agent_settings import registry
+from app.agent_settings.schedule import DAYS
 from app.api import schemas as operator_schemas
 from app.api.openapi.common import page_of, ref
 from app.models.assistance import FILE_KINDS, RA_TYPES, REQUESTED_TYPES, STATES, TEARDOWN
@@ -87,6 +88,27 @@ def _setting_value() -> dict[str, Any]:
         "ra_types": {"type": "array", "items": {"enum": list(registry.RA_TYPES)}},
         "bool": BOOLEAN,
         "url": STRING,
+        "schedule": {
+            "type": "array",
+            "description": "weekly windows in the organization's time zone (empty: any "
+            "time); `to` before `from` crosses midnight. PUT also takes the text form, "
+            'e.g. "Mon-Fri 08:00-18:00; Sat 09:00-13:00"',
+            "maxItems": 50,
+            "items": {
+                **obj(
+                    ["days", "from", "to"],
+                    days={"type": "array", "minItems": 1, "items": {"enum": list(DAYS)}},
+                    **{
+                        "from": {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$"},
+                        "to": {
+                            "type": "string",
+                            "pattern": "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$",
+                        },
+                    },
+                ),
+                "additionalProperties": False,
+            },
+        },
     }
     used = sorted({d.kind for d in registry.SETTINGS})
     return {"anyOf": [*(kinds[k] for k in used), {"type": "null"}]}
@@ -158,6 +180,10 @@ def operator_schemas_() -> dict[str, Any]:
         ready_until=MAYBE_MOMENT,
         connected_at=MAYBE_MOMENT,
         grace_until=MAYBE_MOMENT,
+        window_closes_at={
+            **MAYBE_MOMENT,
+            "description": "unattended, under an access window: it is ended then",
+        },
         ended_at=MAYBE_MOMENT,
         end_reason=STRING,
         teardown={"enum": list(TEARDOWN)},
