@@ -16,6 +16,7 @@ PERMISSIONS: dict[str, str] = {
     "ra.start": _l("Start remote assistance"),
     "ra.manage": _l("End or revoke any remote assistance in the groups one can see"),
     "audit.view": _l("Read the audit log"),
+    "webhooks.manage": _l("Manage webhooks (endpoints that receive the organization's events)"),
 }
 
 ALL_PERMISSIONS = frozenset(PERMISSIONS)
