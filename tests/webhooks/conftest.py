@@ -1,5 +1,6 @@
 import pytest
 
+from tests.e2e.conftest import processes  # noqa: F401  (real child processes)
 from tests.webhooks.receiver import Receiver
 
 

@@ -187,3 +187,15 @@ def test_private_addresses_are_refused_when_saving_in_production_mode(app, admin
         assert plain.status_code == 400 and "must use https://" in plain.get_data(as_text=True)
     finally:
         app.config["WEBHOOK_ALLOW_PRIVATE_NETWORKS"] = True
+
+
+def test_the_audit_log_tells_webhook_changes_in_words(app, admin, browser):
+    _create(browser, url="https://hooks.example.com/secret-path?token=abc")
+    endpoint_id = _endpoint(app).id
+    page = f"/settings/webhooks/{endpoint_id}"
+    browser.submit(page, {}, post_url=f"{page}/test")
+    html = browser.get("/audit").get_data(as_text=True)
+    assert "created the webhook" in html and "sent a test event to the webhook" in html
+    assert f'href="/settings/webhooks/{endpoint_id}"' in html
+    assert "https://hooks.example.com/…" in html
+    assert "secret-path" not in html and "token=abc" not in html

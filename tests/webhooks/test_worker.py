@@ -10,12 +10,12 @@ import signal
 import pytest
 
 from app.extensions import redis_store
-from tests.e2e.conftest import processes, wait_for  # noqa: F401  (the fixture)
+from tests.e2e.conftest import wait_for
 from tests.webhooks.helpers import deliveries, endpoint, events
 
 
 @pytest.fixture
-def worker(app, processes):  # noqa: F811
+def worker(app, processes):
     """start(**env) runs a worker sharing this process's database, Redis and SECRET_KEY
     (which seals the endpoints' secrets). Killed at the end: what is tested here is that
     nothing depends on a worker ending well (and a graceful stop takes seconds)."""
@@ -41,7 +41,7 @@ def test_a_worker_retries_with_backoff_until_2xx_and_delivers_in_order(
     acme,
     receiver,
     worker,
-    processes,  # noqa: F811
+    processes,
 ):
     org_id, _ = acme
     r = receiver(failures=3)
@@ -68,7 +68,7 @@ def test_nothing_is_lost_when_a_worker_is_killed_mid_delivery(
     acme,
     receiver,
     worker,
-    processes,  # noqa: F811
+    processes,
 ):
     org_id, _ = acme
     r = receiver(delay=4)  # slow enough to kill the worker while it waits for the answer
