@@ -85,9 +85,11 @@ def create_app(config: Config | str | None = None, **overrides) -> Flask:
     app.register_blueprint(relay_bp)
     app.register_blueprint(wellknown)
 
-    # Registers the assistance logic's order-result and agent-restart handlers.
+    # Registers the assistance logic's order-result and agent-restart handlers, and the
+    # webhooks' outbox as a handler of every audit event recorded.
     from app.admin import init_admin
     from app.assistance import agent_answers  # noqa: F401
+    from app.webhooks import outbox  # noqa: F401
 
     init_admin(app)
 

@@ -135,6 +135,23 @@ class Config:
             env, "SSO_ALLOW_PRIVATE_NETWORKS", self.name != "production"
         )
 
+        # Webhooks (docs/webhooks.md): outgoing event deliveries, retried with exponential
+        # backoff (base doubling per failed attempt, capped) until a 2xx; an endpoint failing
+        # for WEBHOOK_DISABLE_AFTER_SECONDS is disabled. Private-network URLs (an SSRF guard)
+        # and plain http:// are allowed in development and tests only.
+        self.WEBHOOK_ALLOW_PRIVATE_NETWORKS = _bool(
+            env, "WEBHOOK_ALLOW_PRIVATE_NETWORKS", self.name != "production"
+        )
+        self.WEBHOOK_TIMEOUT_SECONDS = _int(env, "WEBHOOK_TIMEOUT_SECONDS", 10)
+        self.WEBHOOK_BACKOFF_BASE_SECONDS = _int(env, "WEBHOOK_BACKOFF_BASE_SECONDS", 10)
+        self.WEBHOOK_BACKOFF_MAX_SECONDS = _int(env, "WEBHOOK_BACKOFF_MAX_SECONDS", 3600)
+        self.WEBHOOK_DISABLE_AFTER_SECONDS = _int(env, "WEBHOOK_DISABLE_AFTER_SECONDS", 86400)
+        self.WEBHOOK_SWEEP_INTERVAL_SECONDS = _int(env, "WEBHOOK_SWEEP_INTERVAL_SECONDS", 5)
+        self.WEBHOOK_LOG_RETENTION_DAYS = _int(env, "WEBHOOK_LOG_RETENTION_DAYS", 30)
+        # CA certificates receivers' https certificates are checked against (default: the
+        # public ones, from certifi).
+        self.WEBHOOK_CA_BUNDLE = env.get("WEBHOOK_CA_BUNDLE") or None
+
         self.FLASK_ADMIN_SWATCH = "cosmo"
         self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO")
         # "text" (default) or "json" (one object per line, with the request id).
@@ -158,6 +175,16 @@ class Config:
             raise ConfigError(
                 f"RELAY_HEARTBEAT_SECONDS must be at least 1, got {self.RELAY_HEARTBEAT_SECONDS}"
             )
+        for key in (
+            "WEBHOOK_TIMEOUT_SECONDS",
+            "WEBHOOK_BACKOFF_BASE_SECONDS",
+            "WEBHOOK_BACKOFF_MAX_SECONDS",
+            "WEBHOOK_DISABLE_AFTER_SECONDS",
+            "WEBHOOK_SWEEP_INTERVAL_SECONDS",
+            "WEBHOOK_LOG_RETENTION_DAYS",
+        ):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"{key} must be at least 1, got {getattr(self, key)}")
         if self.TRUSTED_PROXIES < 0:
             raise ConfigError(f"TRUSTED_PROXIES must be 0 or more, got {self.TRUSTED_PROXIES}")
         if self.MAIL_BACKEND not in MAIL_BACKENDS:

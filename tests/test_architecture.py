@@ -18,6 +18,7 @@ LAYERS = (
     "fleet",
     "assistance",
     "overview",
+    "webhooks",
 )
 MAX_MODULE_LINES = 420
 

@@ -39,3 +39,26 @@ def test_unknown_environment_name_is_a_clear_error():
 def test_bad_number_is_a_clear_error():
     with pytest.raises(ConfigError, match="RA_GRACE_SECONDS"):
         load_config("development", env={"RA_GRACE_SECONDS": "fifteen"})
+
+
+def test_webhooks_reach_private_networks_only_outside_production():
+    env = {"SECRET_KEY": "x" * 40, "DATABASE_URL": "postgresql://x/y", "REDIS_URL": "redis://x"}
+    production = load_config("production", env=env)
+    assert production.WEBHOOK_ALLOW_PRIVATE_NETWORKS is False
+    assert load_config("test", env={}).WEBHOOK_ALLOW_PRIVATE_NETWORKS is True
+    assert load_config("development", env={}).WEBHOOK_ALLOW_PRIVATE_NETWORKS is True
+    opened = load_config("production", env={**env, "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "1"})
+    assert opened.WEBHOOK_ALLOW_PRIVATE_NETWORKS is True
+    assert (
+        production.WEBHOOK_DISABLE_AFTER_SECONDS,
+        production.WEBHOOK_SWEEP_INTERVAL_SECONDS,
+    ) == (
+        86400,
+        5,
+    )
+    assert (production.WEBHOOK_BACKOFF_BASE_SECONDS, production.WEBHOOK_TIMEOUT_SECONDS) == (10, 10)
+
+
+def test_webhook_durations_below_one_second_are_refused():
+    with pytest.raises(ConfigError, match="WEBHOOK_BACKOFF_BASE_SECONDS must be at least 1"):
+        load_config("development", env={"WEBHOOK_BACKOFF_BASE_SECONDS": "0"})

@@ -17,4 +17,5 @@ from app.api import (  # noqa: E402,F401
     devices,
     members,
     openapi,
+    webhooks,
 )

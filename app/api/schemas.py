@@ -132,3 +132,47 @@ def settings_field(loc: tuple) -> str:
     if len(loc) >= 4 and loc[2] == "by_role":
         return f"{key}@{loc[3]}"
     return key
+
+
+WebhookUrl = Annotated[str, StringConstraints(max_length=2000)]
+EventEntry = Annotated[str, StringConstraints(max_length=100)]
+_URL_TEXT = (
+    "where events are POSTed: https:// (http:// only where private networks are allowed); "
+    "loopback, private and link-local addresses are refused in production"
+)
+_EVENTS_TEXT = (
+    'event types or groups: "*" (all), a group such as "assistance.*", or one type such '
+    'as "assistance.started"; groups: assistance, agent_settings, organization, sso, '
+    "role, membership, webhook"
+)
+
+
+class WebhookCreateBody(Body):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"url": "https://siem.example.com/portal", "events": ["assistance.*"]}]
+        }
+    )
+
+    url: WebhookUrl = Field(description=_URL_TEXT)
+    events: list[EventEntry] = Field(min_length=1, max_length=50, description=_EVENTS_TEXT)
+
+
+class WebhookUpdateBody(Body):
+    """A partial change: omitted fields stay as they are."""
+
+    url: WebhookUrl = Field(
+        default=None, description=_URL_TEXT, json_schema_extra=_absent_by_default
+    )
+    events: list[EventEntry] = Field(
+        default=None,
+        min_length=1,
+        max_length=50,
+        description=_EVENTS_TEXT,
+        json_schema_extra=_absent_by_default,
+    )
+    enabled: bool = Field(
+        default=None,
+        description="false: no events are sent to it; true: delivery resumes, in order",
+        json_schema_extra=_absent_by_default,
+    )

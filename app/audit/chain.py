@@ -1,12 +1,14 @@
 """The audit log: `record(...)` appends a hash-chained event; `verify_chain` checks a chain.
 
-Events join the caller's transaction, so a change and its audit event commit together.
+Events join the caller's transaction, so a change and its audit event commit together, and
+so do whatever `RECORD_HANDLERS` add for the event (the webhooks' outbox rows).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +25,11 @@ from app.models.audit import chain_for
 GENESIS_HASH = "0" * 64
 # The event retention pruning records in the chain; it confirms the checkpoint it made.
 PRUNED_ACTION = "audit.pruned"
+
+# Called with every event as it is recorded, in the recording transaction, with the chain's
+# head locked (so in the chain's commit order). Higher domains register here (webhooks);
+# the audit log knows nothing of them.
+RECORD_HANDLERS: list[Callable[[AuditEvent], None]] = []
 
 
 class AuditLogImmutable(RuntimeError):
@@ -159,6 +166,8 @@ def record(
     head.last_seq = ev.seq
     head.last_hash = ev.hash
     db.session.add(ev)
+    for handler in RECORD_HANDLERS:
+        handler(ev)
     return ev
 
 

@@ -10,9 +10,11 @@ from app.core.after_commit import on_commit
 QUEUE_DEFAULT = "default"
 QUEUE_SIGNING = "signing"
 QUEUE_MAINTENANCE = "maintenance"
+QUEUE_WEBHOOKS = "webhooks"
 
-# Order matters: a worker serves the first non-empty queue first.
-ALL_QUEUES = (QUEUE_SIGNING, QUEUE_DEFAULT, QUEUE_MAINTENANCE)
+# Order matters: a worker serves the first non-empty queue first (a slow webhook receiver
+# never delays signing).
+ALL_QUEUES = (QUEUE_SIGNING, QUEUE_DEFAULT, QUEUE_MAINTENANCE, QUEUE_WEBHOOKS)
 
 
 def enqueue_after_commit(

@@ -14,6 +14,7 @@ from app.models.organization import Organization, Product, ReportingGroup
 from app.models.role import Role, RolePermission, RoleReportingGroup
 from app.models.sso import SsoConfig, SsoDomain, SsoIdentity
 from app.models.user import AuthSession, Membership, User
+from app.models.webhook import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "DEVICE_KINDS",
@@ -46,6 +47,8 @@ __all__ = [
     "SsoIdentity",
     "TotpCredential",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "WorkerHeartbeat",
     "utcnow",
 ]

@@ -19,6 +19,7 @@ PERMISSIONS: dict[str, str] = {
         "Approve or deny other members' remote assistance requests in the groups one can see"
     ),
     "audit.view": _l("Read the audit log"),
+    "webhooks.manage": _l("Manage webhooks (endpoints that receive the organization's events)"),
 }
 
 ALL_PERMISSIONS = frozenset(PERMISSIONS)

@@ -20,6 +20,7 @@ SETTINGS_PERMISSIONS = (
     "roles.manage",
     "roles.assign",
     "users.manage",
+    "webhooks.manage",
 )
 # The administration's views need one of these (app/admin); its index alone is empty.
 ADMIN_PERMISSIONS = ("org.manage", "users.manage", "roles.manage")
@@ -105,5 +106,6 @@ from app.portal import (  # noqa: E402,F401
     settings,
     tokens,
     views,
+    webhooks,
     workspaces,
 )

@@ -112,12 +112,19 @@ SENTENCES: dict[str, str] = {
     "user.created": _l("%(actor)s created the account %(target)s"),
     "user.updated": _l("%(actor)s changed the account %(target)s"),
     "user.password_changed": _l("%(actor)s changed their password"),
+    "webhook.created": _l("%(actor)s created the webhook %(target)s"),
+    "webhook.updated": _l("%(actor)s changed the webhook %(target)s"),
+    "webhook.enabled": _l("%(actor)s enabled the webhook %(target)s"),
+    "webhook.disabled": _l("%(actor)s disabled the webhook %(target)s"),
+    "webhook.secret_rotated": _l("%(actor)s made a new signing secret for the webhook %(target)s"),
+    "webhook.test_sent": _l("%(actor)s sent a test event to the webhook %(target)s"),
+    "webhook.deleted": _l("%(actor)s deleted the webhook %(target)s"),
 }
 FALLBACK = _l("%(actor)s: %(action)s %(target)s")
 
 
 def _name(details: dict[str, Any]) -> str:
-    for key in ("name", "hostname", "device", "email", "role", "group", "product"):
+    for key in ("name", "hostname", "device", "email", "role", "group", "product", "url"):
         value = details.get(key)
         if isinstance(value, str) and value:
             return value
@@ -181,6 +188,7 @@ class Describer:
             "Role": ("portal.edit_role", "role_id"),
             "ReportingGroup": ("portal.group_agent_settings", "group_id"),
             "Product": ("portal.product_agent_settings", "product_id"),
+            "WebhookEndpoint": ("portal.webhook", "endpoint_id"),
         }
         text = _name(details) or (
             f"{event.target_type} {event.target_id}".strip() if event.target_type else ""
@@ -188,7 +196,7 @@ class Describer:
         if (
             event.target_type in links
             and event.target_id.isdigit()
-            and event.action != ("role.deleted")
+            and not event.action.endswith(".deleted")
         ):
             endpoint, arg = links[event.target_type]
             url = url_for(endpoint, **{arg: int(event.target_id)})

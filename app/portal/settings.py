@@ -89,7 +89,9 @@ def _save(apply, redirect_to: str, fail_template: str, **context):
 
 
 @bp.route("/settings/")
-@permission_required(*SETTINGS_READERS, "roles.manage", "roles.assign", "users.manage")
+@permission_required(
+    *SETTINGS_READERS, "roles.manage", "roles.assign", "users.manage", "webhooks.manage"
+)
 def settings_home():
     if any(has_permission(p) for p in SETTINGS_READERS):
         return redirect(url_for("portal.organization_settings"))
@@ -97,7 +99,9 @@ def settings_home():
         return redirect(url_for("portal.roles"))
     if has_permission("roles.assign"):
         return redirect(url_for("portal.members"))
-    return redirect(url_for("portal.invitation_list"))
+    if has_permission("users.manage"):
+        return redirect(url_for("portal.invitation_list"))
+    return redirect(url_for("portal.webhooks"))
 
 
 @bp.route("/settings/organization")

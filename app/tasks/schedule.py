@@ -58,6 +58,14 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
         "prune-audit", "app.tasks.housekeeping.prune_audit_log", "AUDIT_PRUNE_INTERVAL_SECONDS"
     ),
     PeriodicJob(
+        "sweep-webhooks", "app.tasks.webhooks.sweep_webhooks", "WEBHOOK_SWEEP_INTERVAL_SECONDS"
+    ),
+    PeriodicJob(
+        "prune-webhook-deliveries",
+        "app.tasks.webhooks.prune_webhook_deliveries",
+        "AUDIT_PRUNE_INTERVAL_SECONDS",
+    ),
+    PeriodicJob(
         "prune-heartbeats",
         "app.tasks.housekeeping.prune_worker_heartbeats",
         "AUDIT_PRUNE_INTERVAL_SECONDS",

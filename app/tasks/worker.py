@@ -1,4 +1,4 @@
-"""The worker process: an RQ worker for jobs (signing, soon webhooks) and a ticker thread
+"""The worker process: an RQ worker for jobs (signing, webhooks) and a ticker thread
 for periodic work (`app.tasks.schedule`), each job in a fresh app context.
 
 RQ's SimpleWorker: no fork per job (a fork costs more than signing a batch of files, and a

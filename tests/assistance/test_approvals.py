@@ -377,3 +377,23 @@ def test_an_approval_checks_the_access_window_and_stamps_its_close(app, client, 
     assert refused.status_code == 409
     assert refused.get_json()["error"]["code"] == "outside_access_window"
     assert _row(app, second["id"]).state == "failed"
+
+
+def test_the_approval_flow_reaches_webhooks_in_order(app, client, world):
+    import json as _json
+
+    from tests.webhooks.helpers import deliveries, endpoint
+
+    endpoint_id, _ = endpoint(app, world["org"], "https://hooks.example.com/in", ["assistance.*"])
+    _require_approval(app, world)
+    body = start(client, world, "server", "unattended", reason="Patch", ticket="CHG-1")
+    _approve(client, world, body["id"], note="ok")
+    sent = deliveries(app, endpoint_id)
+    assert [d.event_type for d in sent] == [
+        "assistance.approval_requested",
+        "assistance.approved",
+        "assistance.started",
+    ]
+    requested = _json.loads(sent[0].body)
+    assert requested["data"]["details"]["reason"] == "Patch"
+    assert requested["data"]["details"]["ticket"] == "CHG-1"

@@ -19,6 +19,7 @@ from app.api.openapi.agent_relay import agent_paths, relay_paths
 from app.api.openapi.components import components
 from app.api.openapi.dashboard import dashboard_paths, dashboard_schemas
 from app.api.openapi.paths import paths
+from app.api.openapi.webhooks import webhook_paths, webhook_schemas
 
 
 def build_document() -> dict[str, Any]:
@@ -43,11 +44,11 @@ def build_document() -> dict[str, Any]:
         ],
         "security": [{"apiToken": []}, {"session": []}],
         "paths": {
-            **_tagged({**paths(), **dashboard_paths()}, "operator"),
+            **_tagged({**paths(), **dashboard_paths(), **webhook_paths()}, "operator"),
             **agent_paths(),
             **relay_paths(),
         },
-        "components": _with_schemas(components(), dashboard_schemas()),
+        "components": _with_schemas(components(), {**dashboard_schemas(), **webhook_schemas()}),
     }
 
 

@@ -25,6 +25,8 @@ REQUEST_MODELS = (
     operator_schemas.ToolLaunchBody,
     operator_schemas.MemberRoleBody,
     operator_schemas.SettingsPutBody,
+    operator_schemas.WebhookCreateBody,
+    operator_schemas.WebhookUpdateBody,
     agent_schemas.EnrollBody,
     agent_schemas.CheckinBody,
     agent_schemas.ResultBody,
