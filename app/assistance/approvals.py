@@ -26,7 +26,6 @@ from app.extensions import db
 from app.models import Assistance, Device, Membership, User, utcnow
 
 STATE = "awaiting_approval"
-NOTE_MAX = 500
 
 
 def _visible(membership: Membership):
@@ -126,15 +125,15 @@ def approve(
         row = _claim(assistance_id, approver)
         _decide(row, approver, note)
         refusal, planned = _replan(row)
+        audit.record(
+            "assistance.approved",
+            organization_id=row.organization_id,
+            target=row,
+            actor=approver,
+            details=_decision_details(row, note),
+        )
         if refusal is not None:
             end_state(row, "failed", refusal.message)
-            audit.record(
-                "assistance.approved",
-                organization_id=row.organization_id,
-                target=row,
-                actor=approver,
-                details=_decision_details(row, note),
-            )
             audit.record(
                 "assistance.refused",
                 organization_id=row.organization_id,
@@ -146,13 +145,6 @@ def approve(
             db.session.commit()
             raise AssistanceRefused(refusal)
         device = db.session.get(Device, row.device_id)
-        audit.record(
-            "assistance.approved",
-            organization_id=row.organization_id,
-            target=row,
-            actor=approver,
-            details=_decision_details(row, note),
-        )
         launch(row, device, row.operator, planned)
         audit.record(
             "assistance.started",

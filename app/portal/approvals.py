@@ -9,12 +9,11 @@ from flask_login import current_user, login_required
 
 from app.assistance import approvals
 from app.assistance.rules import AssistanceRefused
+from app.assistance.start import REASON_MAX
 from app.extensions import db
 from app.portal import bp
 from app.portal.assistances import _assistance
 from app.tenancy import current_membership, permission_required
-
-NOTE_MAX = 500
 
 
 @bp.route("/workspaces/approvals")
@@ -48,8 +47,8 @@ def _back(assistance_id: int):
 
 def _text(name: str) -> str | None:
     text = request.form.get(name, "").strip()
-    if len(text) > NOTE_MAX:
-        flash(_("Keep it under %(limit)s characters.", limit=NOTE_MAX), "error")
+    if len(text) > REASON_MAX:
+        flash(_("Keep it under %(limit)s characters.", limit=REASON_MAX), "error")
         return None
     return text
 
