@@ -140,11 +140,13 @@ def wait_for_orders(
     if wait_s <= 0:
         return deliver_pending(device_id) if had_pending else []
     hub = wakeups.hub_for(current_app._get_current_object())
-    if not hub.connected and not hub.wait_connected(1.0):
-        raise WakeupsUnavailable("no wake-up subscription")
+    # Park before looking at the subscription: a loss noticed after this check releases
+    # this poll, one noticed before it is seen here.
     waiter = hub.park(device_id)
     metrics.POLLS_PARKED.inc()
     try:
+        if not hub.connected and not hub.wait_connected(1.0):
+            raise WakeupsUnavailable("no wake-up subscription")
         if had_pending or hub.may_have_missed(device_id, checked_at):
             orders = deliver_pending(device_id)
             if orders:
@@ -156,6 +158,8 @@ def wait_for_orders(
         while (remaining := deadline - time.monotonic()) > 0.01:
             if not waiter.wait(remaining):
                 break
+            if not hub.connected:
+                raise WakeupsUnavailable("the wake-up subscription was lost while parked")
             if not still_there():
                 # The agent hung up while parked (it crashed or restarted): an order
                 # handed to this dead connection would count as delivered and be lost.

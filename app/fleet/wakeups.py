@@ -8,9 +8,11 @@ connection, no Redis connection of its own; Redis connections per node are bound
 process count.
 
 Wake-ups are hints; the database says what is pending. A missed message delays an order to
-the end of its poll (at most 30 s), never loses it. When the subscription comes back after
-a Redis outage, the hub asks the database which of its parked devices have pending orders
-and wakes exactly those.
+the end of its poll (at most 30 s), never loses it. When the subscription is lost, every
+parked poll is released at once (it answers 503 with a spread Retry-After, without touching
+the database): no poll sits out its wait deaf to new orders. When the subscription comes
+back after a Redis outage, the hub asks the database which of its parked devices have
+pending orders and wakes exactly those.
 """
 
 from __future__ import annotations
@@ -104,6 +106,14 @@ class WakeupHub:
             return sum(len(w) for w in self._waiters.values())
 
     # --- the subscription -------------------------------------------------------------
+    def _release_all(self) -> None:
+        """The subscription is lost (`connected` is already clear): end every parked poll,
+        since none of them can be woken any more."""
+        with self._lock:
+            waiters = [w for ws in self._waiters.values() for w in ws]
+        for waiter in waiters:
+            waiter.event.set()
+
     def _wake(self, device_id: int) -> None:
         now = time.monotonic()
         with self._lock:
@@ -174,6 +184,7 @@ class WakeupHub:
                 if self._connected.is_set() or attempt == 0:
                     log.warning("wake-up subscription lost: %s", type(exc).__name__)
                 self._connected.clear()
+                self._release_all()
                 time.sleep(RECONNECT_SECONDS[min(attempt, len(RECONNECT_SECONDS) - 1)])
                 attempt += 1
 

@@ -49,8 +49,28 @@ def test_redis_restarted_under_starts_and_long_polls(cluster, keep_data):
     world = cluster
     ids = [_start(world, f"SRV-{i}") for i in range(3)]
     assert settle(world, ids, _ready), world.logs()
+    parked = {}
+
+    def park():
+        began = time.monotonic()
+        parked["answer"] = requests.get(
+            f"{world.url(0)}/api/agent/v1/orders?wait=25",
+            headers={"Authorization": f"Bearer {_device_token(world, 'SRV-6')}"},
+            timeout=40,
+        )
+        parked["seconds"] = time.monotonic() - began
+
+    parker = threading.Thread(target=park)
+    parker.start()
+    time.sleep(2)  # parked in node 0's hub
     world.redis.stop(keep_data=keep_data)
     try:
+        # A poll parked when the subscription is lost cannot be woken any more: it is
+        # released at once with a 503, not left to sit out its 25 s deaf to new orders.
+        parker.join(timeout=40)
+        assert parked["answer"].status_code == 503, parked["answer"].text
+        assert int(parked["answer"].headers["Retry-After"]) > 0
+        assert parked["seconds"] < 12, parked["seconds"]
         poll = requests.get(
             f"{world.url(1)}/api/agent/v1/orders?wait=5",
             headers={"Authorization": f"Bearer {_device_token(world, 'SRV-7')}"},
