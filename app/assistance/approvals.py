@@ -12,6 +12,9 @@ group busy, role changed) fails the request with that refusal instead of launchi
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from flask_babel import gettext as _
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import joinedload
@@ -120,10 +123,7 @@ def approve(
     (the request is then `failed` with that reason, and stays decided)."""
     if not membership.role.has("ra.approve"):
         raise refuse("forbidden", _("Your role may not approve remote assistance requests."), 403)
-    assistance_id = assistance.id
-    try:
-        row = _claim(assistance_id, approver)
-        _decide(row, approver, note)
+    with _deciding(assistance, approver, note) as row:
         refusal, planned = _replan(row)
         audit.record(
             "assistance.approved",
@@ -155,11 +155,20 @@ def approve(
         )
         notify("notify_requester", row.id)
         db.session.commit()
+    return row
+
+
+@contextmanager
+def _deciding(assistance: Assistance, approver: User, text: str) -> Iterator[Assistance]:
+    """The request claimed and marked decided by `approver`; the first decision wins."""
+    try:
+        row = _claim(assistance.id, approver)
+        _decide(row, approver, text)
+        yield row
     except StaleDataError:
         # Without row locks (SQLite) the version check is what refuses the second decision.
         db.session.rollback()
         raise _already_decided(assistance) from None
-    return row
 
 
 def _replan(row: Assistance) -> tuple[Refusal | None, Plan | None]:
@@ -205,9 +214,7 @@ def _replan(row: Assistance) -> tuple[Refusal | None, Plan | None]:
 def deny(assistance: Assistance, approver: User, membership: Membership, reason: str) -> Assistance:
     if not membership.role.has("ra.approve"):
         raise refuse("forbidden", _("Your role may not deny remote assistance requests."), 403)
-    try:
-        row = _claim(assistance.id, approver)
-        _decide(row, approver, reason)
+    with _deciding(assistance, approver, reason) as row:
         end_state(row, "denied", reason)
         audit.record(
             "assistance.denied",
@@ -218,9 +225,6 @@ def deny(assistance: Assistance, approver: User, membership: Membership, reason:
         )
         notify("notify_requester", row.id)
         db.session.commit()
-    except StaleDataError:
-        db.session.rollback()
-        raise _already_decided(assistance) from None
     return row
 
 
